@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The `hatoba` command. Front end only: it parses arguments and prints;
+// the work is done by the layers below.
+import { Command, Option } from 'commander';
+import { ConfigError, loadConfig } from '../config/config.js';
+import { createServer } from '../server/app.js';
+
+const program = new Command();
+program.name('hatoba').description('Hatoba: a private OCI / Docker container registry').version('0.1.0');
+
+program
+  .command('serve')
+  .description('run the registry server (OCI distribution API under /v2/)')
+  .option('-c, --config <file>', 'YAML configuration file (also HATOBA_CONFIG)')
+  .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:5000; HATOBA_LISTEN)')
+  .option('--data-dir <dir>', 'where metadata (SQLite) and blobs are kept (default ./data; HATOBA_DATA_DIR)')
+  .addOption(new Option('--log-level <level>', 'log level (HATOBA_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string }) => {
+    let config;
+    try {
+      config = loadConfig({ file: opts.config, flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never } });
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`hatoba: ${err.message}\n`);
+        process.exit(2);
+      }
+      throw err;
+    }
+    const server = await createServer(config);
+    let url: string;
+    try {
+      url = await server.listen();
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      const hint = code === 'EADDRINUSE' ? ' (another process uses that port; pick another with --listen HOST:PORT)' : '';
+      process.stderr.write(`hatoba: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}${hint}\n`);
+      await server.close();
+      process.exit(1);
+    }
+    process.stderr.write(`hatoba: listening on ${url} (data in ${config.dataDir})\n`);
+    let closing = false;
+    const shutdown = async (signal: string) => {
+      if (closing) return;
+      closing = true;
+      process.stderr.write(`hatoba: ${signal}, shutting down\n`);
+      await server.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', () => void shutdown('SIGTERM'));
+    process.on('SIGINT', () => void shutdown('SIGINT'));
+  });
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`hatoba: ${(err as Error).stack ?? err}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+// Blob upload sessions: monolithic, POST + PUT, and chunked PATCH. A
+// session is a database row (id, repository, accepted size) plus staged
+// bytes in the blob store, so any process can continue it, also after a
+// restart. The blob is linked only once its digest is verified.
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Metadata, UploadRow } from '../db/metadata.js';
+import type { Digest } from '../formats/digest.js';
+import type { ByteRange } from '../formats/http-range.js';
+import type { RepositoryName } from '../formats/reference.js';
+import { DigestMismatchError, UPLOAD_ID_PATTERN, UploadOffsetError, type BlobStore } from '../storage/blob-store.js';
+import { RegistryError } from './errors.js';
+
+export interface UploadState {
+  id: string;
+  /** Bytes accepted so far. */
+  size: number;
+}
+
+export class Uploads {
+  // Appends to one session are serialised in this process; a second
+  // concurrent chunk is out of order by definition.
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly meta: Metadata,
+    private readonly store: BlobStore,
+  ) {}
+
+  async start(name: RepositoryName): Promise<UploadState> {
+    const repositoryId = await this.meta.ensureRepository(name);
+    const id = randomUUID();
+    await this.meta.createUpload(id, repositoryId);
+    return { id, size: 0 };
+  }
+
+  async status(name: RepositoryName, id: string): Promise<UploadState> {
+    const row = await this.find(name, id);
+    return { id, size: row.size };
+  }
+
+  /** Appends a chunk. `range`, when the client sent one, must start at the current size. */
+  async append(name: RepositoryName, id: string, body: Readable, range?: ByteRange): Promise<UploadState> {
+    const row = await this.find(name, id);
+    return this.exclusive(row, async () => {
+      if (range && range.start !== row.size) throw outOfOrder(row, `chunk starts at ${range.start}, but the upload holds ${row.size} bytes`);
+      const size = await this.appendStaged(row, body);
+      return { id, size };
+    });
+  }
+
+  /** Completes the upload (with an optional last chunk) and links the blob. */
+  async complete(name: RepositoryName, id: string, digest: Digest, lastChunk?: Readable): Promise<number> {
+    const row = await this.find(name, id);
+    return this.exclusive(row, async () => {
+      if (lastChunk) await this.appendStaged(row, lastChunk);
+      return this.publish(row, digest);
+    });
+  }
+
+  /** POST ?digest= with the whole blob as the body: no session row is needed. */
+  async monolithic(name: RepositoryName, digest: Digest, body: Readable): Promise<number> {
+    const repositoryId = await this.meta.ensureRepository(name);
+    const id = randomUUID();
+    try {
+      await this.store.append(id, 0, body);
+      const info = await this.store.commit(id, digest);
+      await this.meta.linkBlob(repositoryId, digest, info.size);
+      return info.size;
+    } catch (err) {
+      await this.store.abort(id).catch(() => {});
+      throw translate(err, digest);
+    }
+  }
+
+  async cancel(name: RepositoryName, id: string): Promise<void> {
+    const row = await this.find(name, id);
+    await this.meta.deleteUpload(row.id);
+    await this.store.abort(row.id);
+  }
+
+  /** Drops sessions idle for longer than `maxIdleMs` (abandoned pushes). */
+  async purgeIdle(maxIdleMs: number): Promise<number> {
+    const stale = await this.meta.idleUploads(Date.now() - maxIdleMs);
+    for (const id of stale) {
+      await this.meta.deleteUpload(id);
+      await this.store.abort(id);
+    }
+    return stale.length;
+  }
+
+  private async find(name: RepositoryName, id: string): Promise<UploadRow> {
+    const repositoryId = UPLOAD_ID_PATTERN.test(id) ? await this.meta.findRepository(name) : undefined;
+    const row = repositoryId === undefined ? undefined : await this.meta.findUpload(id);
+    if (!row || row.repository_id !== repositoryId) {
+      throw new RegistryError('BLOB_UPLOAD_UNKNOWN', `upload ${id.slice(0, 64)} is not known in repository ${name}; start a new upload`, { id: id.slice(0, 64) });
+    }
+    return row;
+  }
+
+  private async exclusive<T>(row: UploadRow, work: () => Promise<T>): Promise<T> {
+    if (this.busy.has(row.id)) throw outOfOrder(row, 'another chunk of this upload is still being received');
+    this.busy.add(row.id);
+    try {
+      return await work();
+    } finally {
+      this.busy.delete(row.id);
+    }
+  }
+
+  private async appendStaged(row: UploadRow, body: Readable): Promise<number> {
+    let size: number;
+    try {
+      size = await this.store.append(row.id, row.size, body);
+    } catch (err) {
+      if (err instanceof UploadOffsetError) {
+        // The staged bytes and the row disagree (a crash between the two
+        // writes): trust the row, the client resumes from there.
+        throw outOfOrder(row, err.message);
+      }
+      throw err;
+    }
+    if (!(await this.meta.advanceUpload(row.id, row.size, size))) throw outOfOrder(row, 'the upload was changed concurrently');
+    row.size = size;
+    return size;
+  }
+
+  private async publish(row: UploadRow, digest: Digest): Promise<number> {
+    try {
+      const info = await this.store.commit(row.id, digest);
+      await this.meta.linkBlob(row.repository_id, digest, info.size);
+      await this.meta.deleteUpload(row.id);
+      return info.size;
+    } catch (err) {
+      if (err instanceof DigestMismatchError) {
+        // The content is not what the client meant to send; the session
+        // cannot be completed any more, so free it.
+        await this.meta.deleteUpload(row.id);
+        await this.store.abort(row.id);
+      }
+      throw translate(err, digest);
+    }
+  }
+}
+
+function outOfOrder(row: UploadRow, message: string): RegistryError {
+  return new RegistryError('BLOB_UPLOAD_INVALID', message, { id: row.id }, 416, {
+    Range: `0-${Math.max(0, row.size - 1)}`,
+  });
+}
+
+function translate(err: unknown, digest: Digest): unknown {
+  if (err instanceof DigestMismatchError) {
+    return new RegistryError('DIGEST_INVALID', `uploaded content has digest ${err.actual}, not ${digest}`, { digest });
+  }
+  return err;
+}

@@ -1,0 +1,88 @@
+// Builds the HTTP server: the OCI distribution API, health endpoints and
+// the error mapping, over a registry on the configured storage.
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { sql } from 'kysely';
+import { join } from 'node:path';
+import type { ServerConfig } from '../config/config.js';
+import { openSqlite } from '../db/connect.js';
+import { Metadata } from '../db/metadata.js';
+import { Registry } from '../registry/registry.js';
+import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
+import { distributionRoutes } from './distribution.js';
+import { sendError } from './errors.js';
+
+export interface HatobaServer {
+  app: FastifyInstance;
+  registry: Registry;
+  /** Listens on the configured address; returns the base URL. */
+  listen(): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function createServer(config: ServerConfig): Promise<HatobaServer> {
+  const store = new FilesystemBlobStore(config.dataDir);
+  await store.init();
+  const meta = new Metadata(await openSqlite(join(config.dataDir, 'hatoba.db')));
+  const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes });
+
+  const app = Fastify({
+    logger: { level: config.logLevel },
+    // One line per request is written by the onResponse hook below.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Blob uploads can take a long time; sockets are not cut mid-transfer.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 75_000,
+    // Paths carry repository names with slashes and long digests.
+    routerOptions: { maxParamLength: 1024 },
+    return503OnClosing: true,
+  });
+  // Bodies are streamed by the handlers themselves (blobs) or read with a
+  // limit (manifests): no parser may buffer them first.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
+  app.setErrorHandler(sendError);
+  app.addHook('onResponse', async (req, reply) => {
+    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+  });
+
+  distributionRoutes(app, registry);
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await sql`select 1`.execute(meta.db);
+      return { status: 'ready' };
+    } catch (err) {
+      return reply.code(503).send({ status: 'unavailable', reason: (err as Error).message });
+    }
+  });
+
+  const purge = async () => {
+    try {
+      const n = await registry.uploads.purgeIdle(config.uploadIdleTimeoutMs);
+      if (n > 0) app.log.info({ uploads: n }, 'discarded idle upload sessions');
+    } catch (err) {
+      app.log.warn({ err }, 'could not purge idle uploads');
+    }
+  };
+  const purgeTimer = setInterval(purge, Math.min(config.uploadIdleTimeoutMs, 3600_000));
+  purgeTimer.unref();
+
+  return {
+    app,
+    registry,
+    async listen() {
+      await app.listen({ host: config.host, port: config.port });
+      void purge();
+      const address = app.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.port;
+      const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+      return `http://${host}:${port}`;
+    },
+    async close() {
+      clearInterval(purgeTimer);
+      await app.close();
+      await registry.close();
+    },
+  };
+}

@@ -1,0 +1,317 @@
+// The OCI Distribution API under /v2/. Repository names contain slashes,
+// so the path is matched here against the spec's endpoint shapes rather
+// than by the router; each handler parses its input once into domain types
+// and calls the registry.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DigestFormatError, parseDigest, type Digest } from '../formats/digest.js';
+import { parseContentRange, RangeFormatError, type ByteRange } from '../formats/http-range.js';
+import { parseManifestReference, parseRepositoryName, ReferenceFormatError, type ManifestReference, type RepositoryName } from '../formats/reference.js';
+import { RegistryError } from '../registry/errors.js';
+import { manifestTooLarge } from '../registry/manifests.js';
+import type { Registry } from '../registry/registry.js';
+import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
+
+const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
+/** Largest page a client can ask for with `n`. */
+const MAX_PAGE = 10_000;
+const DEFAULT_CATALOG_PAGE = 100;
+
+type Query = Record<string, string | string[] | undefined>;
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+type Handler = (req: FastifyRequest, reply: FastifyReply, params: string[]) => Promise<unknown>;
+
+export function distributionRoutes(app: FastifyInstance, registry: Registry): void {
+  const { blobs, uploads, manifests } = registry;
+
+  // Endpoint shapes of the spec, most specific first. The first capture
+  // group is always the repository name.
+  const endpoints: { pattern: RegExp; methods: Partial<Record<Method, Handler>> }[] = [
+    { pattern: /^$/, methods: { GET: base, HEAD: base } },
+    { pattern: /^_catalog$/, methods: { GET: catalog } },
+    { pattern: /^(.+)\/tags\/list$/, methods: { GET: tagsList } },
+    { pattern: /^(.+)\/manifests\/([^/]+)$/, methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest } },
+    { pattern: /^(.+)\/blobs\/uploads\/?$/, methods: { POST: startUpload } },
+    { pattern: /^(.+)\/blobs\/uploads\/([^/]+)$/, methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload } },
+    { pattern: /^(.+)\/blobs\/([^/]+)$/, methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob } },
+    { pattern: /^(.+)\/referrers\/([^/]+)$/, methods: { GET: referrers } },
+  ];
+
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/v2' || req.url.startsWith('/v2/') || req.url.startsWith('/v2?')) reply.header(API_VERSION_HEADER, 'registry/2.0');
+  });
+
+  app.route({
+    method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    url: '/v2/*',
+    handler: async (req, reply) => {
+      const path = req.url.split('?', 1)[0]!.slice('/v2/'.length);
+      for (const endpoint of endpoints) {
+        const m = endpoint.pattern.exec(path);
+        if (!m) continue;
+        const handler = endpoint.methods[req.method as Method];
+        if (!handler) {
+          reply.header('Allow', Object.keys(endpoint.methods).join(', '));
+          throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on this endpoint`, undefined, 405);
+        }
+        return handler(req, reply, m.slice(1));
+      }
+      throw new RegistryError('UNSUPPORTED', 'no such endpoint: the path is not an OCI distribution route', { path: path.slice(0, 200) }, 404);
+    },
+  });
+  app.route({ method: ['GET', 'HEAD'], url: '/v2', handler: base });
+
+  async function base(_req: FastifyRequest, reply: FastifyReply) {
+    return reply.type('application/json; charset=utf-8').send('{}');
+  }
+
+  // --- blobs ---------------------------------------------------------------
+
+  async function getBlob(req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
+    const name = repositoryName(rawName!);
+    const digest = digestParam(rawDigest!);
+    if (req.method === 'HEAD') {
+      const size = await blobs.size(name, digest);
+      return blobHeaders(reply, digest).header('Content-Length', size).send();
+    }
+    const read = await blobs.open(name, digest, req.headers.range);
+    blobHeaders(reply, digest);
+    if (read.range) {
+      const { start, end } = read.range;
+      reply.code(206).header('Content-Range', `bytes ${start}-${end}/${read.size}`).header('Content-Length', end - start + 1);
+    } else {
+      reply.header('Content-Length', read.size);
+    }
+    return reply.send(read.body);
+  }
+
+  async function deleteBlob(_req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
+    await blobs.unlink(repositoryName(rawName!), digestParam(rawDigest!));
+    return reply.code(202).header('Content-Length', 0).send();
+  }
+
+  // --- uploads -------------------------------------------------------------
+
+  async function startUpload(req: FastifyRequest, reply: FastifyReply, [rawName]: string[]) {
+    const name = repositoryName(rawName!);
+    const query = req.query as Query;
+    const mount = first(query.mount);
+    const from = first(query.from);
+    if (mount !== undefined && from !== undefined) {
+      const mountDigest = tryParse(() => parseDigest(mount));
+      const fromName = tryParse(() => parseRepositoryName(from));
+      // An unusable mount falls back to a normal upload, as the spec says.
+      if (mountDigest && fromName && (await blobs.mount(name, mountDigest, fromName)) !== undefined) {
+        return blobCreated(reply, name, mountDigest);
+      }
+    }
+    const digestValue = first(query.digest);
+    if (digestValue !== undefined) {
+      const digest = digestParam(digestValue);
+      await uploads.monolithic(name, digest, req.raw);
+      return blobCreated(reply, name, digest);
+    }
+    const state = await uploads.start(name);
+    return uploadAccepted(reply.code(202), name, state.id, state.size);
+  }
+
+  async function uploadStatus(_req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
+    const name = repositoryName(rawName!);
+    const state = await uploads.status(name, id!);
+    return uploadAccepted(reply.code(204), name, state.id, state.size);
+  }
+
+  async function patchUpload(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
+    const name = repositoryName(rawName!);
+    const range = chunkRange(req);
+    const state = await uploads.append(name, id!, req.raw, range);
+    return uploadAccepted(reply.code(202), name, state.id, state.size);
+  }
+
+  async function completeUpload(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
+    const name = repositoryName(rawName!);
+    const digestValue = first((req.query as Query).digest);
+    if (digestValue === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
+    const digest = digestParam(digestValue);
+    let lastChunk;
+    if (hasBody(req.raw)) {
+      const range = chunkRange(req);
+      const state = await uploads.status(name, id!);
+      if (range && range.start !== state.size) {
+        throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start}, but the upload holds ${state.size} bytes`, undefined, 416, {
+          Range: `0-${Math.max(0, state.size - 1)}`,
+        });
+      }
+      lastChunk = req.raw;
+    }
+    await uploads.complete(name, id!, digest, lastChunk);
+    return blobCreated(reply, name, digest);
+  }
+
+  async function cancelUpload(_req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
+    await uploads.cancel(repositoryName(rawName!), id!);
+    return reply.code(204).send();
+  }
+
+  // --- manifests -----------------------------------------------------------
+
+  async function getManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
+    const manifest = await manifests.get(repositoryName(rawName!), manifestReference(rawRef!));
+    reply
+      .header('Content-Type', manifest.mediaType)
+      .header('Content-Length', manifest.size)
+      .header('Docker-Content-Digest', manifest.digest)
+      .header('ETag', `"${manifest.digest}"`);
+    if (req.method === 'HEAD') return reply.send();
+    return reply.send(Buffer.from(manifest.content.buffer, manifest.content.byteOffset, manifest.content.byteLength));
+  }
+
+  async function putManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
+    const name = repositoryName(rawName!);
+    const reference = manifestReference(rawRef!);
+    let content: Buffer;
+    try {
+      content = await readLimited(req.raw, manifests.maxBytes);
+    } catch (err) {
+      if (err instanceof BodyTooLargeError) throw manifestTooLarge(err.size, err.limit);
+      throw err;
+    }
+    const result = await manifests.put(name, reference, content, req.headers['content-type']);
+    reply.code(201).header('Location', `/v2/${name}/manifests/${result.digest}`).header('Docker-Content-Digest', result.digest).header('Content-Length', 0);
+    if (result.subject) reply.header('OCI-Subject', result.subject);
+    return reply.send();
+  }
+
+  async function deleteManifest(_req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
+    await manifests.delete(repositoryName(rawName!), manifestReference(rawRef!));
+    return reply.code(202).header('Content-Length', 0).send();
+  }
+
+  // --- listings ------------------------------------------------------------
+
+  async function tagsList(req: FastifyRequest, reply: FastifyReply, [rawName]: string[]) {
+    const name = repositoryName(rawName!);
+    const query = req.query as Query;
+    const n = pageSize(first(query.n), undefined);
+    const last = first(query.last);
+    const page = await manifests.tags(name, n, last);
+    if (page.more && n !== undefined) nextLink(reply, `/v2/${name}/tags/list`, n, page.tags.at(-1)!);
+    return reply.send({ name, tags: page.tags });
+  }
+
+  async function catalog(req: FastifyRequest, reply: FastifyReply) {
+    const query = req.query as Query;
+    const n = pageSize(first(query.n), DEFAULT_CATALOG_PAGE)!;
+    const page = await registry.catalog(n, first(query.last));
+    if (page.more && page.repositories.length > 0) nextLink(reply, '/v2/_catalog', n, page.repositories.at(-1)!);
+    return reply.send({ repositories: page.repositories });
+  }
+
+  async function referrers(req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
+    const name = repositoryName(rawName!);
+    const subject = digestParam(rawDigest!);
+    const artifactType = first((req.query as Query).artifactType);
+    const index = await manifests.referrers(name, subject, artifactType);
+    if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
+    return reply.type('application/vnd.oci.image.index.v1+json').send(JSON.stringify(index));
+  }
+}
+
+// --- parsing at the edge -----------------------------------------------------
+
+function repositoryName(raw: string): RepositoryName {
+  try {
+    return parseRepositoryName(raw);
+  } catch (err) {
+    if (err instanceof ReferenceFormatError) throw new RegistryError('NAME_INVALID', err.message, { name: raw.slice(0, 255) });
+    throw err;
+  }
+}
+
+function digestParam(raw: string): Digest {
+  try {
+    return parseDigest(decodeURIComponent(raw));
+  } catch (err) {
+    if (err instanceof DigestFormatError || err instanceof URIError) throw new RegistryError('DIGEST_INVALID', err.message);
+    throw err;
+  }
+}
+
+function manifestReference(raw: string): ManifestReference {
+  let value: string;
+  try {
+    value = decodeURIComponent(raw);
+  } catch {
+    throw new RegistryError('TAG_INVALID', 'the reference is not valid URL encoding');
+  }
+  try {
+    return parseManifestReference(value);
+  } catch (err) {
+    if (err instanceof DigestFormatError) throw new RegistryError('DIGEST_INVALID', err.message);
+    if (err instanceof ReferenceFormatError) throw new RegistryError('TAG_INVALID', err.message, { tag: value.slice(0, 200) });
+    throw err;
+  }
+}
+
+function chunkRange(req: FastifyRequest): ByteRange | undefined {
+  const header = req.headers['content-range'];
+  if (header === undefined) return undefined;
+  let range: ByteRange;
+  try {
+    range = parseContentRange(header);
+  } catch (err) {
+    if (err instanceof RangeFormatError) throw new RegistryError('BLOB_UPLOAD_INVALID', err.message, undefined, 416);
+    throw err;
+  }
+  const length = req.headers['content-length'];
+  if (length !== undefined && Number(length) !== range.end - range.start + 1) {
+    throw new RegistryError('BLOB_UPLOAD_INVALID', `Content-Range ${header} does not match Content-Length ${length}`, undefined, 416);
+  }
+  return range;
+}
+
+function pageSize(raw: string | undefined, fallback: number | undefined): number | undefined {
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${raw.slice(0, 20)}"`);
+  return Math.min(Number(raw), MAX_PAGE);
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function tryParse<T>(parse: () => T): T | undefined {
+  try {
+    return parse();
+  } catch {
+    return undefined;
+  }
+}
+
+// --- response shapes ---------------------------------------------------------
+
+function blobHeaders(reply: FastifyReply, digest: Digest): FastifyReply {
+  return reply
+    .header('Content-Type', 'application/octet-stream')
+    .header('Docker-Content-Digest', digest)
+    .header('Accept-Ranges', 'bytes')
+    .header('ETag', `"${digest}"`)
+    .header('Cache-Control', 'max-age=31536000');
+}
+
+function blobCreated(reply: FastifyReply, name: RepositoryName, digest: Digest): FastifyReply {
+  return reply.code(201).header('Location', `/v2/${name}/blobs/${digest}`).header('Docker-Content-Digest', digest).header('Content-Length', 0).send();
+}
+
+function uploadAccepted(reply: FastifyReply, name: RepositoryName, id: string, size: number): FastifyReply {
+  return reply
+    .header('Location', `/v2/${name}/blobs/uploads/${id}`)
+    .header('Range', `0-${Math.max(0, size - 1)}`)
+    .header('Docker-Upload-UUID', id)
+    .header('Blob-Upload-Session-ID', id)
+    .header('Content-Length', 0)
+    .send();
+}
+
+function nextLink(reply: FastifyReply, path: string, n: number, last: string): void {
+  reply.header('Link', `<${path}?n=${n}&last=${encodeURIComponent(last)}>; rel="next"`);
+}

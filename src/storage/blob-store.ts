@@ -1,0 +1,55 @@
+// The one storage contract every blob driver implements (filesystem today,
+// S3 next). Blobs are content addressed; uploads are staged under an id and
+// become visible only through commit(), after their digest is verified and
+// their bytes are durable.
+import type { Readable } from 'node:stream';
+import type { Digest } from '../formats/digest.js';
+import type { ByteRange } from '../formats/http-range.js';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface BlobStore {
+  stat(digest: Digest): Promise<BlobInfo | undefined>;
+  /** Throws BlobNotFoundError when the blob is absent. */
+  read(digest: Digest, range?: ByteRange): Promise<Readable>;
+  /**
+   * Appends `body` to the staged upload, which must currently hold exactly
+   * `offset` bytes (else UploadOffsetError). Returns the new size. On a
+   * failed or aborted body the staged bytes are rolled back to `offset`.
+   */
+  append(uploadId: string, offset: number, body: Readable): Promise<number>;
+  /** Size of what is staged now (0 when nothing was appended). */
+  stagedSize(uploadId: string): Promise<number>;
+  /** Verifies the staged bytes against `expected` and publishes them. Throws DigestMismatchError. */
+  commit(uploadId: string, expected: Digest): Promise<BlobInfo>;
+  abort(uploadId: string): Promise<void>;
+  delete(digest: Digest): Promise<void>;
+}
+
+export class BlobNotFoundError extends Error {
+  constructor(readonly digest: Digest) {
+    super(`blob ${digest} not found in storage`);
+  }
+}
+
+export class UploadOffsetError extends Error {
+  constructor(readonly actual: number, readonly requested: number) {
+    super(`upload holds ${actual} bytes; a chunk starting at ${requested} is out of order`);
+  }
+}
+
+export class DigestMismatchError extends Error {
+  constructor(readonly expected: Digest, readonly actual: Digest) {
+    super(`content digest is ${actual}, not ${expected}`);
+  }
+}
+
+/** Upload ids become file / object names: only ever allow this shape. */
+export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{8,128}$/;
+
+export function assertUploadId(id: string): void {
+  if (!UPLOAD_ID_PATTERN.test(id)) throw new Error(`invalid upload id ${JSON.stringify(id.slice(0, 40))}`);
+}

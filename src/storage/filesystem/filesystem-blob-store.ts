@@ -1,0 +1,190 @@
+// Blobs on a local (or shared, e.g. NFS) file system:
+//   <root>/blobs/<algorithm>/<first two hex>/<hex>   published blobs
+//   <root>/uploads/<upload id>                        staged uploads
+// Publishing is write, fsync, rename, fsync(dir): a crash leaves either
+// nothing or the whole verified blob, never a half-written one.
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Hash } from 'node:crypto';
+import {
+  createDigester,
+  digestAlgorithm,
+  digestHex,
+  finishDigest,
+  type Digest,
+  type DigestAlgorithm,
+} from '../../formats/digest.js';
+import type { ByteRange } from '../../formats/http-range.js';
+import {
+  BlobNotFoundError,
+  DigestMismatchError,
+  UploadOffsetError,
+  assertUploadId,
+  type BlobInfo,
+  type BlobStore,
+} from '../blob-store.js';
+
+/** The running digest of an upload, valid while `size` equals the staged size. */
+interface RunningDigest {
+  algorithm: DigestAlgorithm;
+  hash: Hash;
+  size: number;
+}
+
+const READ_CHUNK = 256 * 1024;
+
+export class FilesystemBlobStore implements BlobStore {
+  private readonly blobsDir: string;
+  private readonly uploadsDir: string;
+  // Fast path only: another process, or this one after a restart, has no
+  // entry and recomputes the digest from the staged bytes at commit.
+  private readonly running = new Map<string, RunningDigest>();
+
+  constructor(readonly root: string) {
+    this.blobsDir = join(root, 'blobs');
+    this.uploadsDir = join(root, 'uploads');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.blobsDir, { recursive: true });
+    await mkdir(this.uploadsDir, { recursive: true });
+  }
+
+  private blobPath(digest: Digest): string {
+    const hex = digestHex(digest);
+    return join(this.blobsDir, digestAlgorithm(digest), hex.slice(0, 2), hex);
+  }
+
+  private uploadPath(uploadId: string): string {
+    assertUploadId(uploadId);
+    return join(this.uploadsDir, uploadId);
+  }
+
+  async stat(digest: Digest): Promise<BlobInfo | undefined> {
+    try {
+      const s = await stat(this.blobPath(digest));
+      return { digest, size: s.size };
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    let handle;
+    try {
+      handle = await open(this.blobPath(digest), 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new BlobNotFoundError(digest);
+      throw err;
+    }
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, autoClose: true });
+  }
+
+  async stagedSize(uploadId: string): Promise<number> {
+    try {
+      return (await stat(this.uploadPath(uploadId))).size;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw err;
+    }
+  }
+
+  async append(uploadId: string, offset: number, body: Readable): Promise<number> {
+    const path = this.uploadPath(uploadId);
+    const handle = await open(path, 'a');
+    let size = offset;
+    let running = this.running.get(uploadId);
+    try {
+      const staged = (await handle.stat()).size;
+      if (staged !== offset) throw new UploadOffsetError(staged, offset);
+      if (offset === 0) running = { algorithm: 'sha256', hash: createDigester('sha256'), size: 0 };
+      else if (running && running.size !== offset) running = undefined;
+      this.running.delete(uploadId);
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          running?.hash.update(chunk);
+          size += chunk.length;
+          done(null, chunk);
+        },
+      });
+      // The write stream owns the handle from here and closes it when done.
+      await pipeline(body, tap, handle.createWriteStream({ highWaterMark: READ_CHUNK }));
+    } catch (err) {
+      // Roll back to the last good offset; the running digest has seen the
+      // partial bytes, so drop it and let commit recompute.
+      await handle.close().catch(() => {});
+      if (!(err instanceof UploadOffsetError)) await truncate(path, offset).catch(() => {});
+      throw err;
+    }
+    if (running) {
+      running.size = size;
+      this.running.set(uploadId, running);
+    }
+    return size;
+  }
+
+  async commit(uploadId: string, expected: Digest): Promise<BlobInfo> {
+    const path = this.uploadPath(uploadId);
+    const algorithm = digestAlgorithm(expected);
+    const handle = await open(path, 'a+'); // creates an empty staged file for a zero-byte blob
+    try {
+      const size = (await handle.stat()).size;
+      const running = this.running.get(uploadId);
+      this.running.delete(uploadId);
+      let actual: Digest;
+      if (running && running.algorithm === algorithm && running.size === size) {
+        actual = finishDigest(running.hash, algorithm);
+      } else {
+        const hash = createDigester(algorithm);
+        await pipeline(createReadStream(path, { highWaterMark: READ_CHUNK }), async function* (source: AsyncIterable<Buffer>) {
+          for await (const chunk of source) hash.update(chunk);
+        });
+        actual = finishDigest(hash, algorithm);
+      }
+      if (actual !== expected) throw new DigestMismatchError(expected, actual);
+      await handle.sync();
+      await handle.close();
+      const target = this.blobPath(expected);
+      const created = await mkdir(dirname(target), { recursive: true });
+      // Renaming over an identical blob pushed concurrently is harmless:
+      // both have the same verified bytes.
+      await rename(path, target);
+      await fsyncDir(dirname(target));
+      if (created) await fsyncDir(dirname(dirname(target)));
+      return { digest: expected, size };
+    } catch (err) {
+      await handle.close().catch(() => {});
+      throw err;
+    }
+  }
+
+  async abort(uploadId: string): Promise<void> {
+    this.running.delete(uploadId);
+    await rm(this.uploadPath(uploadId), { force: true });
+  }
+
+  async delete(digest: Digest): Promise<void> {
+    try {
+      await unlink(this.blobPath(digest));
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException)?.code === 'ENOENT';
+}

@@ -1,0 +1,74 @@
+// Starts a real `hatoba serve` process on a free loopback port with a fresh
+// data directory, the way integration and interop tests need it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface RunningServer {
+  /** e.g. http://127.0.0.1:39123 */
+  url: string;
+  /** e.g. 127.0.0.1:39123 (what skopeo and friends want) */
+  host: string;
+  port: number;
+  pid: number;
+  dataDir: string;
+  child: ChildProcess;
+  /** Stops the process (SIGTERM) and waits for it; keeps the data dir. */
+  stop(): Promise<void>;
+  /** Stops the process and removes the data dir. */
+  dispose(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Reuse a data directory (e.g. to restart a server on the same data). */
+  dataDir?: string;
+  /** Extra `hatoba serve` arguments. */
+  args?: string[];
+  env?: Record<string, string>;
+}
+
+export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hatoba-test-')));
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/hatoba.ts'), 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn', ...(options.args ?? [])],
+    { cwd: PROJECT_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let output = '';
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString();
+      const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(output);
+      if (m) resolveUrl(m[1]!);
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`hatoba serve exited with ${code} before listening:\n${output}`)));
+    setTimeout(() => reject(new Error(`hatoba serve did not start within 20 s:\n${output}`)), 20_000).unref();
+  });
+  // Keep draining so the child never blocks on a full pipe; echo warnings.
+  child.stdout!.on('data', (c: Buffer) => process.env.HATOBA_TEST_VERBOSE && process.stderr.write(c));
+  child.stderr!.on('data', (c: Buffer) => process.stderr.write(c));
+  const port = Number(new URL(url).port);
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  };
+  return {
+    url,
+    host: `127.0.0.1:${port}`,
+    port,
+    pid: child.pid!,
+    dataDir,
+    child,
+    stop,
+    dispose: async () => {
+      await stop();
+      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
