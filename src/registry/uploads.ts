@@ -50,10 +50,15 @@ export class Uploads {
   }
 
   /** Completes the upload (with an optional last chunk) and links the blob. */
-  async complete(name: RepositoryName, id: string, digest: Digest, lastChunk?: Readable): Promise<number> {
+  async complete(name: RepositoryName, id: string, digest: Digest, lastChunk?: { body: Readable; range?: ByteRange }): Promise<number> {
     const row = await this.find(name, id);
     return this.exclusive(row, async () => {
-      if (lastChunk) await this.appendStaged(row, lastChunk);
+      if (lastChunk) {
+        if (lastChunk.range && lastChunk.range.start !== row.size) {
+          throw outOfOrder(row, `chunk starts at ${lastChunk.range.start}, but the upload holds ${row.size} bytes`);
+        }
+        await this.appendStaged(row, lastChunk.body);
+      }
       return this.publish(row, digest);
     });
   }

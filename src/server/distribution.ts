@@ -122,8 +122,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
 
   async function patchUpload(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
     const name = repositoryName(rawName!);
-    const range = chunkRange(req);
-    const state = await uploads.append(name, id!, req.raw, range);
+    const state = await withUploadLocation(reply, name, id!, () => uploads.append(name, id!, req.raw, chunkRange(req)));
     return uploadAccepted(reply.code(202), name, state.id, state.size);
   }
 
@@ -132,24 +131,26 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
     const digestValue = first((req.query as Query).digest);
     if (digestValue === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
     const digest = digestParam(digestValue);
-    let lastChunk;
-    if (hasBody(req.raw)) {
-      const range = chunkRange(req);
-      const state = await uploads.status(name, id!);
-      if (range && range.start !== state.size) {
-        throw new RegistryError('BLOB_UPLOAD_INVALID', `chunk starts at ${range.start}, but the upload holds ${state.size} bytes`, undefined, 416, {
-          Range: `0-${Math.max(0, state.size - 1)}`,
-        });
-      }
-      lastChunk = req.raw;
-    }
-    await uploads.complete(name, id!, digest, lastChunk);
+    const lastChunk = hasBody(req.raw) ? { body: req.raw, range: chunkRange(req) } : undefined;
+    await withUploadLocation(reply, name, id!, () => uploads.complete(name, id!, digest, lastChunk));
     return blobCreated(reply, name, digest);
   }
 
   async function cancelUpload(_req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
     await uploads.cancel(repositoryName(rawName!), id!);
     return reply.code(204).send();
+  }
+
+  /** A 416 on an upload tells the client where the session is, so it can resume. */
+  async function withUploadLocation<T>(reply: FastifyReply, name: RepositoryName, id: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof RegistryError && err.status === 416) {
+        reply.header('Location', `/v2/${name}/blobs/uploads/${id}`).header('Docker-Upload-UUID', id).header('Blob-Upload-Session-ID', id);
+      }
+      throw err;
+    }
   }
 
   // --- manifests -----------------------------------------------------------
