@@ -37,6 +37,13 @@ program
       await server.close();
       process.exit(1);
     }
+    if (server.createdAdminPassword) {
+      // Shown once, on the terminal only (never in the JSON log).
+      process.stderr.write(
+        `hatoba: created the first user "admin" with password: ${server.createdAdminPassword}\n` +
+          `hatoba: it is shown only now; sign in with: skopeo login ${url.replace(/^https?:\/\//, '')} -u admin\n`,
+      );
+    }
     process.stderr.write(`hatoba: listening on ${url} (data in ${config.dataDir})\n`);
     let closing = false;
     const shutdown = async (signal: string) => {

@@ -16,6 +16,10 @@ export const configSchema = z
     manifest_max_bytes: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     /** Upload sessions idle this long are discarded. */
     upload_idle_timeout_seconds: z.coerce.number().int().positive().default(24 * 3600),
+    /** The `service` of the token protocol (also the JWT issuer and audience). */
+    token_service: z.string().min(1).max(255).default('hatoba'),
+    /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
+    public_url: z.string().url().optional(),
   })
   .strict();
 
@@ -28,6 +32,11 @@ export interface ServerConfig {
   logLevel: string;
   manifestMaxBytes: number;
   uploadIdleTimeoutMs: number;
+  tokenService: string;
+  publicUrl?: string;
+  /** Secrets come from the environment only, never from the config file. */
+  adminPassword?: string;
+  masterKey?: string;
 }
 
 const ENV_KEYS: Record<string, keyof ConfigFile> = {
@@ -36,6 +45,8 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_LOG_LEVEL: 'log_level',
   HATOBA_MANIFEST_MAX_BYTES: 'manifest_max_bytes',
   HATOBA_UPLOAD_IDLE_TIMEOUT_SECONDS: 'upload_idle_timeout_seconds',
+  HATOBA_TOKEN_SERVICE: 'token_service',
+  HATOBA_PUBLIC_URL: 'public_url',
 };
 
 export class ConfigError extends Error {}
@@ -72,6 +83,10 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     logLevel: c.log_level,
     manifestMaxBytes: c.manifest_max_bytes,
     uploadIdleTimeoutMs: c.upload_idle_timeout_seconds * 1000,
+    tokenService: c.token_service,
+    publicUrl: c.public_url,
+    adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
+    masterKey: env.HATOBA_MASTER_KEY || undefined,
   };
 }
 

@@ -68,6 +68,112 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0002_identity': {
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('users')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('username', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('password_hash', 'varchar(255)')
+        .addColumn('email', 'varchar(255)')
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('auth_tokens')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('secret_hash', 'varchar(128)', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('last_used_at', 'bigint')
+        .addColumn('revoked_at', 'bigint')
+        .execute();
+      await db.schema.createIndex('auth_tokens_user').on('auth_tokens').column('user_id').execute();
+      await db.schema
+        .createTable('robots')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('namespace', 'varchar(255)', (c) => c.notNull())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('secret_hash', 'varchar(128)', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint')
+        .addColumn('disabled', 'integer', (c) => c.notNull().defaultTo(0))
+        .addUniqueConstraint('robots_namespace_name', ['namespace', 'name'])
+        .execute();
+      await db.schema
+        .createTable('groups')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull().unique())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('group_members')
+        .addColumn('group_id', 'integer', (c) => c.notNull().references('groups.id').onDelete('cascade'))
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('group_members_pk', ['group_id', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('organizations')
+        .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('organization_members')
+        .addColumn('organization', 'varchar(255)', (c) => c.notNull().references('organizations.name').onDelete('cascade'))
+        .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
+        .addPrimaryKeyConstraint('organization_members_pk', ['organization', 'user_id'])
+        .execute();
+      await db.schema
+        .createTable('projects')
+        .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('public', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('roles')
+        .addColumn('name', 'varchar(255)', (c) => c.primaryKey())
+        .addColumn('verbs', 'varchar(255)', (c) => c.notNull())
+        .addColumn('description', 'text')
+        .addColumn('builtin', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('role_bindings')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('name', 'varchar(255)', (c) => c.notNull())
+        .addColumn('namespace', 'varchar(255)', (c) => c.notNull())
+        .addColumn('role', 'varchar(255)', (c) => c.notNull().references('roles.name'))
+        .addColumn('subject_kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('subject_id', 'integer', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addUniqueConstraint('role_bindings_namespace_name', ['namespace', 'name'])
+        .execute();
+      await db.schema.createIndex('role_bindings_subject').on('role_bindings').columns(['subject_kind', 'subject_id']).execute();
+      await db.schema
+        .createTable('jwt_keys')
+        .addColumn('kid', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('private_jwk_encrypted', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('audit_log')
+        .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('principal', 'varchar(255)', (c) => c.notNull())
+        .addColumn('action', 'varchar(64)', (c) => c.notNull())
+        .addColumn('resource', 'varchar(512)', (c) => c.notNull())
+        .addColumn('result', 'varchar(16)', (c) => c.notNull())
+        .addColumn('remote_addr', 'varchar(64)')
+        .addColumn('detail', 'text')
+        .execute();
+      await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      await db.schema.createIndex('audit_log_principal_at').on('audit_log').columns(['principal', 'at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -60,7 +60,123 @@ export interface UploadsTable {
   updated_at: number;
 }
 
+export interface UsersTable {
+  id: Generated<number>;
+  /** Unique; no '/' (members of an organization also log in as <org>/<username>). */
+  username: string;
+  password_hash: string | null;
+  email: string | null;
+  disabled: number;
+  created_at: number;
+}
+
+/** Personal auth tokens: the secret is shown once and stored as a SHA-256 hash. */
+export interface AuthTokensTable {
+  id: string;
+  user_id: number;
+  name: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+/** Robot accounts belong to a namespace and authenticate with a secret only. */
+export interface RobotsTable {
+  id: Generated<number>;
+  namespace: string;
+  name: string;
+  secret_hash: string;
+  description: string | null;
+  created_at: number;
+  expires_at: number | null;
+  disabled: number;
+}
+
+export interface GroupsTable {
+  id: Generated<number>;
+  name: string;
+  created_at: number;
+}
+
+export interface GroupMembersTable {
+  group_id: number;
+  user_id: number;
+}
+
+/** A top-level namespace with members. */
+export interface OrganizationsTable {
+  name: string;
+  created_at: number;
+}
+
+export interface OrganizationMembersTable {
+  organization: string;
+  user_id: number;
+}
+
+/** A namespace with settings. */
+export interface ProjectsTable {
+  name: string;
+  public: number;
+  created_at: number;
+}
+
+export interface RolesTable {
+  name: string;
+  /** Space-separated verbs. */
+  verbs: string;
+  description: string | null;
+  builtin: number;
+  created_at: number;
+}
+
+export interface RoleBindingsTable {
+  id: Generated<number>;
+  name: string;
+  /** '' binds at the instance (everything). */
+  namespace: string;
+  role: string;
+  /** 'user' | 'group' | 'robot' */
+  subject_kind: string;
+  subject_id: number;
+  created_at: number;
+}
+
+/** ES256 keys that sign registry bearer tokens; the private JWK is encrypted at rest. */
+export interface JwtKeysTable {
+  kid: string;
+  public_jwk: string;
+  private_jwk_encrypted: string;
+  created_at: number;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: number;
+  principal: string;
+  action: string;
+  resource: string;
+  /** 'allowed' | 'denied' | 'failed' */
+  result: string;
+  remote_addr: string | null;
+  detail: string | null;
+}
+
 export interface Database {
+  users: UsersTable;
+  auth_tokens: AuthTokensTable;
+  robots: RobotsTable;
+  groups: GroupsTable;
+  group_members: GroupMembersTable;
+  organizations: OrganizationsTable;
+  organization_members: OrganizationMembersTable;
+  projects: ProjectsTable;
+  roles: RolesTable;
+  role_bindings: RoleBindingsTable;
+  jwt_keys: JwtKeysTable;
+  audit_log: AuditLogTable;
   repositories: RepositoriesTable;
   blobs: BlobsTable;
   repository_blobs: RepositoryBlobsTable;

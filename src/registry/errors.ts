@@ -21,6 +21,10 @@ export const ERROR_CODES = {
   TAG_INVALID: { status: 400, message: 'manifest tag did not match URI' },
   RANGE_INVALID: { status: 416, message: 'invalid content range' },
   PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
+  // The management API (/api/v1) uses these beside the OCI ones.
+  INVALID_ARGUMENT: { status: 400, message: 'invalid argument' },
+  NOT_FOUND: { status: 404, message: 'not found' },
+  CONFLICT: { status: 409, message: 'already exists' },
   UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

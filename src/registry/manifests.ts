@@ -49,9 +49,11 @@ export class Manifests {
       throw new RegistryError('DIGEST_INVALID', `manifest content has digest ${digest}, not ${reference.digest}`, { digest: reference.digest });
     }
 
-    const repositoryId = await this.meta.ensureRepository(name);
+    // A rejected manifest must not create the repository, so it is looked
+    // up here and created only once everything checks out.
+    const existingId = await this.meta.findRepository(name);
     const problems: RegistryError[] = [];
-    const sizes = await this.meta.linkedBlobSizes(repositoryId, parsed.blobs.map((b) => b.digest));
+    const sizes = existingId === undefined ? new Map<string, number>() : await this.meta.linkedBlobSizes(existingId, parsed.blobs.map((b) => b.digest));
     for (const blob of parsed.blobs) {
       const size = sizes.get(blob.digest);
       if (size === undefined) {
@@ -60,11 +62,13 @@ export class Manifests {
         problems.push(new RegistryError('MANIFEST_INVALID', `descriptor of ${blob.digest} says ${blob.size} bytes; the blob has ${size}`, { digest: blob.digest }));
       }
     }
-    const missingChildren = await this.meta.missingManifests(repositoryId, parsed.manifests.map((m) => m.digest));
+    const childDigests = parsed.manifests.map((m) => m.digest);
+    const missingChildren = existingId === undefined ? [...new Set(childDigests)] : await this.meta.missingManifests(existingId, childDigests);
     for (const child of missingChildren) {
       problems.push(new RegistryError('MANIFEST_BLOB_UNKNOWN', `manifest ${child} is not in repository ${name}; push it before the index`, { digest: child }));
     }
     if (problems.length > 0) throw RegistryError.all(problems);
+    const repositoryId = existingId ?? (await this.meta.ensureRepository(name));
 
     await this.meta.putManifest(
       repositoryId,

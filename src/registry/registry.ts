@@ -25,11 +25,21 @@ export class Registry {
     this.manifests = new Manifests(meta, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES);
   }
 
-  /** One page of repository names in lexical order. */
-  async catalog(limit: number, last?: string): Promise<{ repositories: string[]; more: boolean }> {
-    const rows = await this.meta.listRepositories(limit + 1, last);
-    const more = rows.length > limit;
-    return { repositories: more ? rows.slice(0, limit) : rows, more };
+  /** One page of repository names in lexical order, of those `visible` admits. */
+  async catalog(limit: number, last: string | undefined, visible: (name: string) => Promise<boolean>): Promise<{ repositories: string[]; more: boolean }> {
+    const page: string[] = [];
+    let after = last;
+    const batch = Math.max(limit + 1, 100);
+    for (;;) {
+      const rows = await this.meta.listRepositories(batch, after);
+      for (const name of rows) {
+        if (!(await visible(name))) continue;
+        if (page.length === limit) return { repositories: page, more: true };
+        page.push(name);
+      }
+      if (rows.length < batch) return { repositories: page, more: false };
+      after = rows.at(-1);
+    }
   }
 
   async close(): Promise<void> {

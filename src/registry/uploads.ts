@@ -11,6 +11,9 @@ import type { RepositoryName } from '../formats/reference.js';
 import { DigestMismatchError, UPLOAD_ID_PATTERN, UploadOffsetError, type BlobStore } from '../storage/blob-store.js';
 import { RegistryError } from './errors.js';
 
+/** How long a chunk waits for the previous request on the same session. */
+const LOCK_WAIT_MS = 10_000;
+
 export interface UploadState {
   id: string;
   /** Bytes accepted so far. */
@@ -18,9 +21,10 @@ export interface UploadState {
 }
 
 export class Uploads {
-  // Appends to one session are serialised in this process; a second
-  // concurrent chunk is out of order by definition.
-  private readonly busy = new Set<string>();
+  // Requests on one session are serialised in this process: a chunk that
+  // arrives while the previous one is still being written (or rolled back
+  // after a dropped connection) waits for it, then sees the settled offset.
+  private readonly busy = new Map<string, Promise<void>>();
 
   constructor(
     private readonly meta: Metadata,
@@ -41,8 +45,7 @@ export class Uploads {
 
   /** Appends a chunk. `range`, when the client sent one, must start at the current size. */
   async append(name: RepositoryName, id: string, body: Readable, range?: ByteRange): Promise<UploadState> {
-    const row = await this.find(name, id);
-    return this.exclusive(row, async () => {
+    return this.exclusive(name, id, async (row) => {
       if (range && range.start !== row.size) throw outOfOrder(row, `chunk starts at ${range.start}, but the upload holds ${row.size} bytes`);
       const size = await this.appendStaged(row, body);
       return { id, size };
@@ -51,8 +54,7 @@ export class Uploads {
 
   /** Completes the upload (with an optional last chunk) and links the blob. */
   async complete(name: RepositoryName, id: string, digest: Digest, lastChunk?: { body: Readable; range?: ByteRange }): Promise<number> {
-    const row = await this.find(name, id);
-    return this.exclusive(row, async () => {
+    return this.exclusive(name, id, async (row) => {
       if (lastChunk) {
         if (lastChunk.range && lastChunk.range.start !== row.size) {
           throw outOfOrder(row, `chunk starts at ${lastChunk.range.start}, but the upload holds ${row.size} bytes`);
@@ -103,13 +105,28 @@ export class Uploads {
     return row;
   }
 
-  private async exclusive<T>(row: UploadRow, work: () => Promise<T>): Promise<T> {
-    if (this.busy.has(row.id)) throw outOfOrder(row, 'another chunk of this upload is still being received');
-    this.busy.add(row.id);
+  private async exclusive<T>(name: RepositoryName, id: string, work: (row: UploadRow) => Promise<T>): Promise<T> {
+    await this.find(name, id); // unknown sessions fail fast, before waiting
+    const previous = this.busy.get(id);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const chained = (previous ?? Promise.resolve()).then(() => mine);
+    this.busy.set(id, chained);
     try {
-      return await work();
+      if (previous) {
+        let timer: NodeJS.Timeout | undefined;
+        const waited = await Promise.race([previous.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), LOCK_WAIT_MS)))]);
+        clearTimeout(timer);
+        if (!waited) {
+          const row = await this.find(name, id);
+          throw outOfOrder(row, 'another chunk of this upload is still being received');
+        }
+      }
+      // Read the row only now: the previous holder may have moved the offset.
+      return await work(await this.find(name, id));
     } finally {
-      this.busy.delete(row.id);
+      release();
+      if (this.busy.get(id) === chained) this.busy.delete(id);
     }
   }
 

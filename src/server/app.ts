@@ -8,12 +8,20 @@ import { openSqlite } from '../db/connect.js';
 import { Metadata } from '../db/metadata.js';
 import { Registry } from '../registry/registry.js';
 import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
+import { Identity } from '../auth/identity.js';
+import { loadMasterKey } from '../auth/master-key.js';
+import { AccessGuard } from './access.js';
 import { distributionRoutes } from './distribution.js';
+import { tokenRoutes } from './token.js';
+import { apiRoutes } from './api.js';
 import { sendError } from './errors.js';
 
 export interface HatobaServer {
   app: FastifyInstance;
   registry: Registry;
+  identity: Identity;
+  /** Set on the very first start when the admin password was generated: show it once. */
+  createdAdminPassword?: string;
   /** Listens on the configured address; returns the base URL. */
   listen(): Promise<string>;
   close(): Promise<void>;
@@ -46,7 +54,16 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
-  distributionRoutes(app, registry);
+  const { identity, createdAdminPassword } = await Identity.open(meta.db, {
+    masterKey: loadMasterKey(config.dataDir, config.masterKey),
+    service: config.tokenService,
+    adminPassword: config.adminPassword,
+    log: app.log,
+  });
+  const guard = new AccessGuard(identity, config.tokenService, config.publicUrl);
+  tokenRoutes(app, guard);
+  distributionRoutes(app, registry, guard);
+  apiRoutes(app, guard);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {
@@ -71,6 +88,8 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   return {
     app,
     registry,
+    identity,
+    createdAdminPassword,
     async listen() {
       await app.listen({ host: config.host, port: config.port });
       void purge();

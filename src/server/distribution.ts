@@ -5,10 +5,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DigestFormatError, parseDigest, type Digest } from '../formats/digest.js';
 import { parseContentRange, RangeFormatError, type ByteRange } from '../formats/http-range.js';
-import { parseManifestReference, parseRepositoryName, ReferenceFormatError, type ManifestReference, type RepositoryName } from '../formats/reference.js';
+import { parseManifestReference, parseRepositoryName, ReferenceFormatError, referenceString, type ManifestReference, type RepositoryName } from '../formats/reference.js';
 import { RegistryError } from '../registry/errors.js';
 import { manifestTooLarge } from '../registry/manifests.js';
 import type { Registry } from '../registry/registry.js';
+import type { AccessGuard } from './access.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 
 const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -20,8 +21,9 @@ type Query = Record<string, string | string[] | undefined>;
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 type Handler = (req: FastifyRequest, reply: FastifyReply, params: string[]) => Promise<unknown>;
 
-export function distributionRoutes(app: FastifyInstance, registry: Registry): void {
+export function distributionRoutes(app: FastifyInstance, registry: Registry, guard: AccessGuard): void {
   const { blobs, uploads, manifests } = registry;
+  const audit = guard.identity.audit;
 
   // Endpoint shapes of the spec, most specific first. The first capture
   // group is always the repository name.
@@ -53,14 +55,32 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
           reply.header('Allow', Object.keys(endpoint.methods).join(', '));
           throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on this endpoint`, undefined, 405);
         }
-        return handler(req, reply, m.slice(1));
+        try {
+          return await handler(req, reply, m.slice(1));
+        } catch (err) {
+          // Every 401 tells the client where to get a token.
+          if (err instanceof RegistryError && err.code === 'UNAUTHORIZED' && !reply.hasHeader('WWW-Authenticate')) guard.challenge(req, reply);
+          throw err;
+        }
       }
       throw new RegistryError('UNSUPPORTED', 'no such endpoint: the path is not an OCI distribution route', { path: path.slice(0, 200) }, 404);
     },
   });
-  app.route({ method: ['GET', 'HEAD'], url: '/v2', handler: base });
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/v2',
+    handler: async (req, reply) => {
+      try {
+        return await base(req, reply);
+      } catch (err) {
+        if (err instanceof RegistryError && err.code === 'UNAUTHORIZED' && !reply.hasHeader('WWW-Authenticate')) guard.challenge(req, reply);
+        throw err;
+      }
+    },
+  });
 
-  async function base(_req: FastifyRequest, reply: FastifyReply) {
+  async function base(req: FastifyRequest, reply: FastifyReply) {
+    await guard.requireCredentials(req, reply);
     return reply.type('application/json; charset=utf-8').send('{}');
   }
 
@@ -69,6 +89,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
   async function getBlob(req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
     const name = repositoryName(rawName!);
     const digest = digestParam(rawDigest!);
+    await guard.require(req, reply, 'pull', name);
     if (req.method === 'HEAD') {
       const size = await blobs.size(name, digest);
       return blobHeaders(reply, digest).header('Content-Length', size).send();
@@ -84,8 +105,12 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
     return reply.send(read.body);
   }
 
-  async function deleteBlob(_req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
-    await blobs.unlink(repositoryName(rawName!), digestParam(rawDigest!));
+  async function deleteBlob(req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
+    const name = repositoryName(rawName!);
+    const digest = digestParam(rawDigest!);
+    const principal = await guard.require(req, reply, 'delete', name);
+    await blobs.unlink(name, digest);
+    await audit.record({ principal, action: 'blob.delete', resource: `${name}@${digest}`, result: 'allowed', remote: req.ip });
     return reply.code(202).header('Content-Length', 0).send();
   }
 
@@ -93,14 +118,17 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
 
   async function startUpload(req: FastifyRequest, reply: FastifyReply, [rawName]: string[]) {
     const name = repositoryName(rawName!);
+    const principal = await guard.require(req, reply, 'push', name);
     const query = req.query as Query;
     const mount = first(query.mount);
     const from = first(query.from);
     if (mount !== undefined && from !== undefined) {
       const mountDigest = tryParse(() => parseDigest(mount));
       const fromName = tryParse(() => parseRepositoryName(from));
-      // An unusable mount falls back to a normal upload, as the spec says.
-      if (mountDigest && fromName && (await blobs.mount(name, mountDigest, fromName)) !== undefined) {
+      // An unusable mount (including one from a repository the caller
+      // may not pull from) falls back to a normal upload, as the spec says.
+      if (mountDigest && fromName && (await guard.allows(await guard.auth(req), 'pull', fromName)) && (await blobs.mount(name, mountDigest, fromName)) !== undefined) {
+        await audit.record({ principal, action: 'blob.mount', resource: `${name}@${mountDigest}`, result: 'allowed', remote: req.ip, detail: { from: fromName } });
         return blobCreated(reply, name, mountDigest);
       }
     }
@@ -108,36 +136,43 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
     if (digestValue !== undefined) {
       const digest = digestParam(digestValue);
       await uploads.monolithic(name, digest, req.raw);
+      await audit.record({ principal, action: 'blob.push', resource: `${name}@${digest}`, result: 'allowed', remote: req.ip });
       return blobCreated(reply, name, digest);
     }
     const state = await uploads.start(name);
     return uploadAccepted(reply.code(202), name, state.id, state.size);
   }
 
-  async function uploadStatus(_req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
+  async function uploadStatus(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
     const name = repositoryName(rawName!);
+    await guard.require(req, reply, 'push', name);
     const state = await uploads.status(name, id!);
     return uploadAccepted(reply.code(204), name, state.id, state.size);
   }
 
   async function patchUpload(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
     const name = repositoryName(rawName!);
+    await guard.require(req, reply, 'push', name);
     const state = await withUploadLocation(reply, name, id!, () => uploads.append(name, id!, req.raw, chunkRange(req)));
     return uploadAccepted(reply.code(202), name, state.id, state.size);
   }
 
   async function completeUpload(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
     const name = repositoryName(rawName!);
+    const principal = await guard.require(req, reply, 'push', name);
     const digestValue = first((req.query as Query).digest);
     if (digestValue === undefined) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required to complete an upload');
     const digest = digestParam(digestValue);
     const lastChunk = hasBody(req.raw) ? { body: req.raw, range: chunkRange(req) } : undefined;
     await withUploadLocation(reply, name, id!, () => uploads.complete(name, id!, digest, lastChunk));
+    await audit.record({ principal, action: 'blob.push', resource: `${name}@${digest}`, result: 'allowed', remote: req.ip });
     return blobCreated(reply, name, digest);
   }
 
-  async function cancelUpload(_req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
-    await uploads.cancel(repositoryName(rawName!), id!);
+  async function cancelUpload(req: FastifyRequest, reply: FastifyReply, [rawName, id]: string[]) {
+    const name = repositoryName(rawName!);
+    await guard.require(req, reply, 'push', name);
+    await uploads.cancel(name, id!);
     return reply.code(204).send();
   }
 
@@ -156,7 +191,10 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
   // --- manifests -----------------------------------------------------------
 
   async function getManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
-    const manifest = await manifests.get(repositoryName(rawName!), manifestReference(rawRef!));
+    const name = repositoryName(rawName!);
+    const reference = manifestReference(rawRef!);
+    await guard.require(req, reply, 'pull', name);
+    const manifest = await manifests.get(name, reference);
     reply
       .header('Content-Type', manifest.mediaType)
       .header('Content-Length', manifest.size)
@@ -169,6 +207,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
   async function putManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
     const reference = manifestReference(rawRef!);
+    const principal = await guard.require(req, reply, 'push', name);
     let content: Buffer;
     try {
       content = await readLimited(req.raw, manifests.maxBytes);
@@ -177,13 +216,18 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
       throw err;
     }
     const result = await manifests.put(name, reference, content, req.headers['content-type']);
+    await audit.record({ principal, action: 'manifest.push', resource: `${name}:${referenceString(reference)}`, result: 'allowed', remote: req.ip, detail: { digest: result.digest } });
     reply.code(201).header('Location', `/v2/${name}/manifests/${result.digest}`).header('Docker-Content-Digest', result.digest).header('Content-Length', 0);
     if (result.subject) reply.header('OCI-Subject', result.subject);
     return reply.send();
   }
 
-  async function deleteManifest(_req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
-    await manifests.delete(repositoryName(rawName!), manifestReference(rawRef!));
+  async function deleteManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
+    const name = repositoryName(rawName!);
+    const reference = manifestReference(rawRef!);
+    const principal = await guard.require(req, reply, 'delete', name);
+    await manifests.delete(name, reference);
+    await audit.record({ principal, action: reference.kind === 'tag' ? 'tag.delete' : 'manifest.delete', resource: `${name}:${referenceString(reference)}`, result: 'allowed', remote: req.ip });
     return reply.code(202).header('Content-Length', 0).send();
   }
 
@@ -191,18 +235,21 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
 
   async function tagsList(req: FastifyRequest, reply: FastifyReply, [rawName]: string[]) {
     const name = repositoryName(rawName!);
+    await guard.require(req, reply, 'pull', name);
     const query = req.query as Query;
     const n = pageSize(first(query.n), undefined);
     const last = first(query.last);
     const page = await manifests.tags(name, n, last);
-    if (page.more && n !== undefined) nextLink(reply, `/v2/${name}/tags/list`, n, page.tags.at(-1)!);
+    if (page.more && n !== undefined && page.tags.length > 0) nextLink(reply, `/v2/${name}/tags/list`, n, page.tags.at(-1)!);
     return reply.send({ name, tags: page.tags });
   }
 
   async function catalog(req: FastifyRequest, reply: FastifyReply) {
+    const auth = await guard.requireCredentials(req, reply);
     const query = req.query as Query;
     const n = pageSize(first(query.n), DEFAULT_CATALOG_PAGE)!;
-    const page = await registry.catalog(n, first(query.last));
+    // Only the repositories the caller may pull from are listed.
+    const page = await registry.catalog(n, first(query.last), (name) => guard.identity.authorizer.authorize(auth.principal, 'pull', name));
     if (page.more && page.repositories.length > 0) nextLink(reply, '/v2/_catalog', n, page.repositories.at(-1)!);
     return reply.send({ repositories: page.repositories });
   }
@@ -210,10 +257,11 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry): vo
   async function referrers(req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {
     const name = repositoryName(rawName!);
     const subject = digestParam(rawDigest!);
+    await guard.require(req, reply, 'pull', name);
     const artifactType = first((req.query as Query).artifactType);
     const index = await manifests.referrers(name, subject, artifactType);
     if (artifactType !== undefined) reply.header('OCI-Filters-Applied', 'artifactType');
-    return reply.type('application/vnd.oci.image.index.v1+json').send(JSON.stringify(index));
+    return reply.type('application/vnd.oci.image.index.v1+json').send(Buffer.from(JSON.stringify(index)));
   }
 }
 

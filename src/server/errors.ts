@@ -22,7 +22,7 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
   if (error instanceof RegistryError) {
     if (error.headers) reply.headers(error.headers);
     const entries = [error, ...error.others].map(entry);
-    if (error.status === 413) reply.header('Connection', 'close');
+    if (error.status === 413) discardBody(request);
     return reply.code(error.status).type('application/json; charset=utf-8').send({ errors: entries });
   }
   const status = (error as FastifyError).statusCode;
@@ -34,6 +34,23 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
     .code(500)
     .type('application/json; charset=utf-8')
     .send({ errors: [{ code: 'UNKNOWN', message: 'internal server error; the server log has the details' }] });
+}
+
+/**
+ * A body refused before it was read is drained rather than cut off, so the
+ * client, still sending, gets to read the error; past a bound the
+ * connection is closed instead.
+ */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+function discardBody(request: FastifyRequest): void {
+  const raw = request.raw;
+  if (raw.readableEnded || raw.destroyed) return;
+  let drained = 0;
+  raw.on('data', (chunk: Buffer) => {
+    drained += chunk.length;
+    if (drained > DRAIN_LIMIT) raw.socket.destroy();
+  });
+  raw.resume();
 }
 
 function entry(error: RegistryError): EnvelopeEntry {

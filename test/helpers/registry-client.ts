@@ -3,6 +3,7 @@
 // error envelope.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { ADMIN } from './server.js';
 
 export interface OciErrorEntry {
   code: string;
@@ -18,11 +19,30 @@ export function sha512(data: Uint8Array | string): string {
   return `sha512:${createHash('sha512').update(data).digest('hex')}`;
 }
 
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+export function basicAuth(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
 export class TestRegistry {
-  constructor(readonly url: string) {}
+  /** Requests carry these credentials as Basic auth (the admin's by default); null sends none. */
+  constructor(
+    readonly url: string,
+    readonly credentials: Credentials | null = ADMIN,
+  ) {}
 
   request(path: string, init: RequestInit = {}): Promise<Response> {
-    return fetch(`${this.url}${path}`, { redirect: 'manual', ...init });
+    const headers = new Headers(init.headers);
+    if (this.credentials && !headers.has('authorization')) headers.set('authorization', basicAuth(this.credentials));
+    return fetch(`${this.url}${path}`, { redirect: 'manual', ...init, headers });
+  }
+
+  as(credentials: Credentials | null): TestRegistry {
+    return new TestRegistry(this.url, credentials);
   }
 
   /** Monolithic push (POST ?digest=); returns the digest. */
@@ -79,11 +99,12 @@ export async function expectError(res: Response, status: number, code: string): 
  * Sends a request with the path exactly as given (fetch would resolve `..`
  * and `%2e` segments before they reach the server).
  */
-export async function rawRequest(baseUrl: string, method: string, path: string): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
+export async function rawRequest(baseUrl: string, method: string, path: string, credentials: Credentials | null = ADMIN): Promise<{ status: number; body: string; headers: Record<string, string | string[] | undefined> }> {
   const { request } = await import('node:http');
   const { hostname, port } = new URL(baseUrl);
+  const headers: Record<string, string> = credentials ? { authorization: basicAuth(credentials) } : {};
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, method, path }, (res) => {
+    const req = request({ host: hostname, port, method, path, headers }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));

@@ -7,6 +7,9 @@ import { join, resolve } from 'node:path';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
+/** The first user every test server creates (HATOBA_ADMIN_PASSWORD). */
+export const ADMIN = { username: 'admin', password: 'hatoba-test-admin-password' } as const;
+
 export interface RunningServer {
   /** e.g. http://127.0.0.1:39123 */
   url: string;
@@ -52,7 +55,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const child = spawn(
     process.execPath,
     [...entry, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn', ...(options.args ?? [])],
-    { cwd: PROJECT_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: PROJECT_ROOT, env: { ...process.env, HATOBA_ADMIN_PASSWORD: ADMIN.password, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const url = await new Promise<string>((resolveUrl, reject) => {

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants, readFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -17,7 +17,7 @@ import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 
 import { findRef, sha256Digest, writeOciLayout, type LayoutIndexJson, type WrittenImage, type WrittenLayout } from '../helpers/oci-layout.js';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -67,6 +67,16 @@ function commandLine(args: string[]): string {
 }
 
 /** Runs skopeo; on a non-zero exit, throws with the command line and skopeo's stderr. */
+// skopeo signs in through an auth file (as after `skopeo login`), one entry
+// per test server, and so goes through the token flow.
+const AUTH_FILE = join(tmpdir(), `hatoba-skopeo-auth-${process.pid}.json`);
+const authEntries: Record<string, { auth: string }> = {};
+function allowSkopeo(host: string): void {
+  authEntries[host] = { auth: Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64') };
+  writeFileSync(AUTH_FILE, JSON.stringify({ auths: authEntries }), { mode: 0o600 });
+}
+const SKOPEO_ENV = { ...process.env, REGISTRY_AUTH_FILE: AUTH_FILE };
+
 async function skopeo(args: string[]): Promise<SkopeoResult> {
   // --insecure-policy: signature policy is not what these tests are about, and
   // it keeps them independent of /etc/containers/policy.json.
@@ -74,6 +84,7 @@ async function skopeo(args: string[]): Promise<SkopeoResult> {
   try {
     const { stdout, stderr } = await execFileAsync(SKOPEO!, fullArgs, {
       encoding: 'buffer',
+      env: SKOPEO_ENV,
       timeout: SKOPEO_TIMEOUT_MS,
       maxBuffer: 256 * 1024 * 1024,
     });
@@ -89,7 +100,7 @@ async function skopeo(args: string[]): Promise<SkopeoResult> {
 async function skopeoFails(args: string[]): Promise<SkopeoFailure> {
   const fullArgs = ['--insecure-policy', ...args];
   try {
-    const { stdout, stderr } = await execFileAsync(SKOPEO!, fullArgs, { encoding: 'buffer', timeout: SKOPEO_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 });
+    const { stdout, stderr } = await execFileAsync(SKOPEO!, fullArgs, { encoding: 'buffer', env: SKOPEO_ENV, timeout: SKOPEO_TIMEOUT_MS, maxBuffer: 256 * 1024 * 1024 });
     assert.fail(`\`${commandLine(fullArgs)}\` was expected to fail but exited 0\n--- stdout ---\n${tail(stdout.toString('utf8'))}\n--- stderr ---\n${tail(stderr.toString('utf8'))}`);
   } catch (err) {
     if (err instanceof assert.AssertionError) throw err;
@@ -159,6 +170,7 @@ async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>):
   let server: RunningServer | undefined;
   try {
     server = await startServer();
+    allowSkopeo(server.host);
     const host = server.host;
     const fixture: Fixture = {
       server,

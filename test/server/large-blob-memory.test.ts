@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs';
 import { request, Agent } from 'node:http';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
-import { startServer } from '../helpers/server.js';
+import { ADMIN, startServer } from '../helpers/server.js';
+import { basicAuth } from '../helpers/registry-client.js';
 
 const GiB = 1024 * 1024 * 1024;
 const CHUNK = 64 * 1024 * 1024;
@@ -28,7 +29,7 @@ function peakRssMiB(pid: number): number {
 
 function send(agent: Agent, url: URL, method: string, path: string, headers: Record<string, string | number>, body?: Readable) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = request({ agent, host: url.hostname, port: url.port, method, path, headers }, (res) => {
+    const req = request({ agent, host: url.hostname, port: url.port, method, path, headers: { Authorization: basicAuth(ADMIN), ...headers } }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
@@ -74,7 +75,7 @@ test('1 GiB chunked push and pull keep the server under 200 MB RSS', { timeout: 
 
     const pullStarted = performance.now();
     const pulled = await new Promise<{ digest: string; size: number }>((resolve, reject) => {
-      const req = request({ agent, host: url.hostname, port: url.port, path: `/v2/big/blob/blobs/${digest}` }, (res) => {
+      const req = request({ agent, host: url.hostname, port: url.port, path: `/v2/big/blob/blobs/${digest}`, headers: { Authorization: basicAuth(ADMIN) } }, (res) => {
         assert.equal(res.statusCode, 200);
         const h = createHash('sha256');
         let size = 0;

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { TestRegistry, expectError, sha256, sha512 } from '../helpers/registry-client.js';
+import { TestRegistry, basicAuth, expectError, sha256, sha512 } from '../helpers/registry-client.js';
+import { ADMIN } from '../helpers/server.js';
 
 describe('uploads', () => {
   let server: RunningServer;
@@ -207,7 +208,7 @@ describe('uploads', () => {
     assert.equal((await patch(location, 'kept', '0-3')).status, 202);
     await new Promise<void>((resolve) => {
       const { hostname, port } = new URL(server.url);
-      const req = request({ host: hostname, port, method: 'PATCH', path: location, headers: { 'Content-Length': '1000', 'Content-Range': '4-1003' } });
+      const req = request({ host: hostname, port, method: 'PATCH', path: location, headers: { 'Content-Length': '1000', 'Content-Range': '4-1003', Authorization: basicAuth(ADMIN) } });
       req.on('error', () => resolve());
       req.write(Buffer.alloc(300, 1));
       setTimeout(() => {

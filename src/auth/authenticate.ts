@@ -1,0 +1,108 @@
+// Turning credentials into a principal: a user with a password or one of
+// their personal auth tokens (also as `<org>/<user>` for organization
+// members), or a robot account `robot$<namespace>+<name>` with its secret.
+import { createHash } from 'node:crypto';
+import type { IdentityStore, UserRow } from '../db/identity.js';
+import { FailureLimiter } from './rate-limit.js';
+import { parseRobotLogin, type Principal } from './principal.js';
+import { secretMatches, verifyPassword } from './secrets.js';
+
+export class AuthenticationError extends Error {
+  constructor(
+    readonly reason: 'invalid' | 'throttled',
+    message: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message);
+  }
+}
+
+/** argon2 is deliberately slow; a verified password is remembered briefly. */
+const PASSWORD_CACHE_MS = 60_000;
+/** last_used_at is written at most this often per token. */
+const TOKEN_TOUCH_MS = 60_000;
+
+export class Authenticator {
+  private readonly verifiedPasswords = new Map<string, { userId: number; until: number }>();
+
+  constructor(
+    private readonly identity: IdentityStore,
+    readonly limiter = new FailureLimiter(),
+  ) {}
+
+  async basic(login: string, secret: string, remote: string): Promise<Principal> {
+    const keys = [`login:${login.toLowerCase()}`, `addr:${remote}`];
+    const wait = this.limiter.retryAfter(keys);
+    if (wait !== undefined) {
+      throw new AuthenticationError('throttled', `too many failed sign-ins for ${login} or from ${remote}; try again in ${wait} s`, wait);
+    }
+    const principal = await this.verify(login, secret);
+    if (!principal) {
+      this.limiter.fail(keys);
+      throw new AuthenticationError('invalid', 'invalid username or password');
+    }
+    this.limiter.succeed(keys[0]!);
+    return principal;
+  }
+
+  /** Resolves a principal recorded in a token, if it still exists and is enabled. */
+  async resolve(kind: 'user' | 'robot', id: number, tokenId?: string): Promise<Principal | undefined> {
+    const now = Date.now();
+    if (kind === 'robot') {
+      const robot = await this.identity.robotById(id);
+      if (!robot || robot.disabled || (robot.expires_at !== null && robot.expires_at <= now)) return undefined;
+      return { kind: 'robot', id: robot.id, namespace: robot.namespace, name: robot.name };
+    }
+    const user = await this.identity.userById(id);
+    if (!user || user.disabled) return undefined;
+    if (tokenId !== undefined) {
+      const token = await this.identity.authTokenById(tokenId);
+      if (!token || token.user_id !== user.id || token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) return undefined;
+      return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId };
+    }
+    return { kind: 'user', id: user.id, username: user.username, via: 'password' };
+  }
+
+  private async verify(login: string, secret: string): Promise<Principal | undefined> {
+    if (secret === '') return undefined;
+    const robotName = parseRobotLogin(login);
+    if (robotName) {
+      const robot = await this.identity.robotByName(robotName.namespace, robotName.name);
+      if (!robot || robot.disabled || (robot.expires_at !== null && robot.expires_at <= Date.now())) return undefined;
+      if (!secretMatches(secret, robot.secret_hash)) return undefined;
+      return { kind: 'robot', id: robot.id, namespace: robot.namespace, name: robot.name };
+    }
+    const user = await this.findUser(login);
+    if (!user || user.disabled) return undefined;
+    const now = Date.now();
+    for (const token of await this.identity.authTokensOf(user.id)) {
+      if (token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) continue;
+      if (secretMatches(secret, token.secret_hash)) {
+        if (token.last_used_at === null || token.last_used_at < now - TOKEN_TOUCH_MS) await this.identity.touchAuthToken(token.id, now);
+        return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id };
+      }
+    }
+    if (!user.password_hash) return undefined;
+    const cacheKey = createHash('sha256').update(`${user.id}\0${secret}`).digest('base64');
+    const cached = this.verifiedPasswords.get(cacheKey);
+    if (cached && cached.until > now && cached.userId === user.id) return { kind: 'user', id: user.id, username: user.username, via: 'password' };
+    if (!(await verifyPassword(user.password_hash, secret))) return undefined;
+    if (this.verifiedPasswords.size > 10_000) this.verifiedPasswords.clear();
+    this.verifiedPasswords.set(cacheKey, { userId: user.id, until: now + PASSWORD_CACHE_MS });
+    return { kind: 'user', id: user.id, username: user.username, via: 'password' };
+  }
+
+  /** `jdoe` or, for members of organization `acme`, `acme/jdoe`. */
+  private async findUser(login: string): Promise<UserRow | undefined> {
+    const slash = login.lastIndexOf('/');
+    if (slash < 0) return this.identity.userByName(login);
+    const user = await this.identity.userByName(login.slice(slash + 1));
+    if (!user || !(await this.identity.isOrganizationMember(login.slice(0, slash), user.id))) return undefined;
+    return user;
+  }
+
+  /** Forget cached password checks (after a password change or user deletion). */
+  forgetPasswords(): void {
+    this.verifiedPasswords.clear();
+  }
+}

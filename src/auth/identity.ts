@@ -1,0 +1,58 @@
+// Identity and access, assembled: accounts, sign-in, authorize(), bearer
+// tokens and the audit log, over the identity tables.
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { IdentityStore } from '../db/identity.js';
+import type { Database } from '../db/schema.js';
+import { RegistryError } from '../registry/errors.js';
+import { Accounts } from './accounts.js';
+import { AuditLog } from './audit.js';
+import { Authenticator } from './authenticate.js';
+import { Authorizer } from './authorize.js';
+import { generateSecret } from './secrets.js';
+import { TokenService } from './tokens.js';
+import { SYSTEM_ADMIN_ROLE } from './verbs.js';
+
+export interface IdentityOptions {
+  masterKey: Buffer;
+  service: string;
+  /** Password for the first `admin` user; generated when absent. */
+  adminPassword?: string;
+  log?: FastifyBaseLogger;
+}
+
+export class Identity {
+  private constructor(
+    readonly store: IdentityStore,
+    readonly accounts: Accounts,
+    readonly authenticator: Authenticator,
+    readonly authorizer: Authorizer,
+    readonly tokens: TokenService,
+    readonly audit: AuditLog,
+  ) {}
+
+  static async open(db: Kysely<Database>, options: IdentityOptions): Promise<{ identity: Identity; createdAdminPassword?: string }> {
+    const store = new IdentityStore(db);
+    const accounts = new Accounts(store);
+    await accounts.ensureBuiltinRoles();
+    const createdAdminPassword = await bootstrapAdmin(accounts, store, options.adminPassword);
+    const tokens = await TokenService.load(store, options.masterKey, options.service);
+    const identity = new Identity(store, accounts, new Authenticator(store), new Authorizer(store), tokens, new AuditLog(store, options.log));
+    return { identity, createdAdminPassword: options.adminPassword ? undefined : createdAdminPassword };
+  }
+}
+
+/** The first start creates `admin`, bound to the instance-wide admin role. */
+async function bootstrapAdmin(accounts: Accounts, store: IdentityStore, password?: string): Promise<string | undefined> {
+  if ((await store.countUsers()) > 0) return undefined;
+  const chosen = password ?? generateSecret(20).replace(/[^A-Za-z0-9]/g, '') + generateSecret(4);
+  try {
+    await accounts.createUser({ username: 'admin', password: chosen });
+  } catch (err) {
+    // Another process of this instance created it first.
+    if (err instanceof RegistryError && err.code === 'CONFLICT') return undefined;
+    throw err;
+  }
+  await accounts.createRoleBinding({ name: 'admin', namespace: '', role: SYSTEM_ADMIN_ROLE, subject: { kind: 'user', name: 'admin' } });
+  return chosen;
+}

@@ -1,0 +1,141 @@
+// Registry bearer tokens (the Docker token protocol): short-lived ES256
+// JWTs carrying the access granted, and longer-lived refresh tokens for
+// `offline_token=true` / the OAuth2 refresh_token grant. Signing keys are
+// generated once, kept in the database with the private half encrypted
+// under the master key, and published as a JWKS.
+import { SignJWT, calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, jwtVerify, type JWK, type JWTPayload, type CryptoKey } from 'jose';
+import type { IdentityStore } from '../db/identity.js';
+import { decryptSecret, encryptSecret, generateId } from './secrets.js';
+
+export interface AccessEntry {
+  type: string;
+  name: string;
+  actions: string[];
+}
+
+/** Who a token was issued to: enough to re-check they still exist. */
+export interface TokenSubject {
+  kind: 'user' | 'robot' | 'anonymous';
+  id?: number;
+  /** The personal auth token used to sign in, if any (revoking it ends refresh). */
+  tokenId?: string;
+  name: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  expiresIn: number;
+  issuedAt: string;
+}
+
+export class TokenError extends Error {}
+
+const ACCESS_TTL_SECONDS = 300;
+const REFRESH_TTL_SECONDS = 30 * 24 * 3600;
+
+interface SigningKey {
+  kid: string;
+  privateKey: CryptoKey | Uint8Array;
+  publicJwk: JWK;
+}
+
+export class TokenService {
+  private constructor(
+    readonly service: string,
+    private readonly signing: SigningKey,
+    private readonly verifying: Map<string, CryptoKey | Uint8Array>,
+    private readonly publicJwks: JWK[],
+  ) {}
+
+  static async load(identity: IdentityStore, masterKey: Buffer, service: string): Promise<TokenService> {
+    let rows = await identity.jwtKeys();
+    if (rows.length === 0) {
+      const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+      const publicJwk = await exportJWK(publicKey);
+      const kid = await calculateJwkThumbprint(publicJwk);
+      const privateJwk = await exportJWK(privateKey);
+      await identity.addJwtKey(kid, JSON.stringify({ ...publicJwk, kid, alg: 'ES256', use: 'sig' }), encryptSecret(masterKey, JSON.stringify(privateJwk)));
+      // Another process may have raced us; everyone uses the newest row.
+      rows = await identity.jwtKeys();
+    }
+    const verifying = new Map<string, CryptoKey | Uint8Array>();
+    const publicJwks: JWK[] = [];
+    for (const row of rows) {
+      const jwk = JSON.parse(row.public_jwk) as JWK;
+      verifying.set(row.kid, await importJWK(jwk, 'ES256'));
+      publicJwks.push(jwk);
+    }
+    const newest = rows[0]!;
+    const privateKey = await importJWK(JSON.parse(decryptSecret(masterKey, newest.private_jwk_encrypted)) as JWK, 'ES256');
+    return new TokenService(service, { kid: newest.kid, privateKey, publicJwk: JSON.parse(newest.public_jwk) as JWK }, verifying, publicJwks);
+  }
+
+  jwks(): { keys: JWK[] } {
+    return { keys: this.publicJwks };
+  }
+
+  async issueAccess(subject: TokenSubject, access: AccessEntry[]): Promise<IssuedToken> {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await this.sign({ access, hatoba: subjectClaim(subject) }, subject.name, now, ACCESS_TTL_SECONDS, 'access');
+    return { token, expiresIn: ACCESS_TTL_SECONDS, issuedAt: new Date(now * 1000).toISOString() };
+  }
+
+  async issueRefresh(subject: TokenSubject): Promise<string> {
+    const now = Math.floor(Date.now() / 1000);
+    return this.sign({ hatoba: subjectClaim(subject) }, subject.name, now, REFRESH_TTL_SECONDS, 'refresh');
+  }
+
+  async verifyAccess(token: string): Promise<{ subject: TokenSubject; access: AccessEntry[] }> {
+    const payload = await this.verify(token, 'access');
+    const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
+    return { subject: readSubject(payload), access };
+  }
+
+  async verifyRefresh(token: string): Promise<TokenSubject> {
+    return readSubject(await this.verify(token, 'refresh'));
+  }
+
+  private async sign(claims: Record<string, unknown>, sub: string, now: number, ttl: number, use: 'access' | 'refresh'): Promise<string> {
+    return new SignJWT({ ...claims, use })
+      .setProtectedHeader({ alg: 'ES256', kid: this.signing.kid, typ: 'JWT' })
+      .setIssuer(this.service)
+      .setAudience(this.service)
+      .setSubject(sub)
+      .setIssuedAt(now)
+      .setNotBefore(now - 5)
+      .setExpirationTime(now + ttl)
+      .setJti(generateId())
+      .sign(this.signing.privateKey);
+  }
+
+  private async verify(token: string, use: 'access' | 'refresh'): Promise<JWTPayload> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(
+        token,
+        async (header) => {
+          const key = header.kid ? this.verifying.get(header.kid) : undefined;
+          if (!key) throw new TokenError('token signed by an unknown key');
+          return key;
+        },
+        { algorithms: ['ES256'], issuer: this.service, audience: this.service, clockTolerance: 5 },
+      ));
+    } catch (err) {
+      throw new TokenError(`invalid token: ${(err as Error).message}`);
+    }
+    if (payload.use !== use) throw new TokenError(`invalid token: not a${use === 'access' ? 'n access' : ' refresh'} token`);
+    return payload;
+  }
+}
+
+function subjectClaim(s: TokenSubject): Record<string, unknown> {
+  return { kind: s.kind, id: s.id, tid: s.tokenId };
+}
+
+function readSubject(payload: JWTPayload): TokenSubject {
+  const claim = payload.hatoba as { kind?: string; id?: number; tid?: string } | undefined;
+  const kind = claim?.kind;
+  if (kind !== 'user' && kind !== 'robot' && kind !== 'anonymous') throw new TokenError('invalid token: no subject');
+  if (kind !== 'anonymous' && typeof claim?.id !== 'number') throw new TokenError('invalid token: no subject id');
+  return { kind, id: claim?.id, tokenId: claim?.tid, name: payload.sub ?? '' };
+}

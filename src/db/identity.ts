@@ -1,0 +1,364 @@
+// Typed queries for identities and access: users, auth tokens, robots,
+// groups, organizations, projects, roles, role bindings, signing keys and
+// the audit log.
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
+
+export interface UserRow {
+  id: number;
+  username: string;
+  password_hash: string | null;
+  email: string | null;
+  disabled: number;
+  created_at: number;
+}
+
+export interface AuthTokenRow {
+  id: string;
+  user_id: number;
+  name: string;
+  secret_hash: string;
+  created_at: number;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+export interface RobotRow {
+  id: number;
+  namespace: string;
+  name: string;
+  secret_hash: string;
+  description: string | null;
+  created_at: number;
+  expires_at: number | null;
+  disabled: number;
+}
+
+export interface RoleRow {
+  name: string;
+  verbs: string;
+  description: string | null;
+  builtin: number;
+}
+
+export interface RoleBindingRow {
+  id: number;
+  name: string;
+  namespace: string;
+  role: string;
+  subject_kind: string;
+  subject_id: number;
+  created_at: number;
+}
+
+export interface AuditEntry {
+  at: number;
+  principal: string;
+  action: string;
+  resource: string;
+  result: 'allowed' | 'denied' | 'failed';
+  remote_addr: string | null;
+  detail: string | null;
+}
+
+export interface AuditQuery {
+  since?: number;
+  until?: number;
+  principal?: string;
+  limit: number;
+  /** Entries with an id below this (paging backwards in time). */
+  before?: number;
+}
+
+export class IdentityStore {
+  constructor(readonly db: Kysely<Database>) {}
+
+  // --- users ---------------------------------------------------------------
+
+  async createUser(username: string, passwordHash: string | null, email: string | null): Promise<UserRow> {
+    const now = Date.now();
+    const r = await this.db.insertInto('users').values({ username, password_hash: passwordHash, email, disabled: 0, created_at: now }).returning('id').executeTakeFirstOrThrow();
+    return { id: r.id, username, password_hash: passwordHash, email, disabled: 0, created_at: now };
+  }
+
+  async userByName(username: string): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('username', '=', username).executeTakeFirst();
+  }
+
+  async userById(id: number): Promise<UserRow | undefined> {
+    return this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async listUsers(): Promise<UserRow[]> {
+    return this.db.selectFrom('users').selectAll().orderBy('username').execute();
+  }
+
+  async countUsers(): Promise<number> {
+    const r = await this.db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async updateUser(id: number, changes: { password_hash?: string; email?: string | null; disabled?: number }): Promise<void> {
+    await this.db.updateTable('users').set(changes).where('id', '=', id).execute();
+  }
+
+  async deleteUser(id: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('role_bindings').where('subject_kind', '=', 'user').where('subject_id', '=', id).execute();
+      await trx.deleteFrom('auth_tokens').where('user_id', '=', id).execute();
+      await trx.deleteFrom('group_members').where('user_id', '=', id).execute();
+      await trx.deleteFrom('organization_members').where('user_id', '=', id).execute();
+      const r = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  // --- personal auth tokens --------------------------------------------------
+
+  async createAuthToken(row: Omit<AuthTokenRow, 'last_used_at' | 'revoked_at'>): Promise<void> {
+    await this.db.insertInto('auth_tokens').values({ ...row, last_used_at: null, revoked_at: null }).execute();
+  }
+
+  async authTokensOf(userId: number): Promise<AuthTokenRow[]> {
+    return this.db.selectFrom('auth_tokens').selectAll().where('user_id', '=', userId).orderBy('created_at').execute();
+  }
+
+  async authTokenById(id: string): Promise<AuthTokenRow | undefined> {
+    return this.db.selectFrom('auth_tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async touchAuthToken(id: string, at: number): Promise<void> {
+    await this.db.updateTable('auth_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  async revokeAuthToken(id: string, at: number): Promise<boolean> {
+    const r = await this.db.updateTable('auth_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  // --- robots ------------------------------------------------------------------
+
+  async createRobot(row: Omit<RobotRow, 'id' | 'disabled'>): Promise<RobotRow> {
+    const r = await this.db.insertInto('robots').values({ ...row, disabled: 0 }).returning('id').executeTakeFirstOrThrow();
+    return { ...row, id: r.id, disabled: 0 };
+  }
+
+  async robotByName(namespace: string, name: string): Promise<RobotRow | undefined> {
+    return this.db.selectFrom('robots').selectAll().where('namespace', '=', namespace).where('name', '=', name).executeTakeFirst();
+  }
+
+  async robotById(id: number): Promise<RobotRow | undefined> {
+    return this.db.selectFrom('robots').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async listRobots(namespace?: string): Promise<RobotRow[]> {
+    let q = this.db.selectFrom('robots').selectAll().orderBy('namespace').orderBy('name');
+    if (namespace !== undefined) q = q.where('namespace', '=', namespace);
+    return q.execute();
+  }
+
+  async deleteRobot(id: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('role_bindings').where('subject_kind', '=', 'robot').where('subject_id', '=', id).execute();
+      const r = await trx.deleteFrom('robots').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  // --- groups ------------------------------------------------------------------
+
+  async createGroup(name: string): Promise<number> {
+    const r = await this.db.insertInto('groups').values({ name, created_at: Date.now() }).returning('id').executeTakeFirstOrThrow();
+    return r.id;
+  }
+
+  async groupByName(name: string): Promise<{ id: number; name: string } | undefined> {
+    return this.db.selectFrom('groups').select(['id', 'name']).where('name', '=', name).executeTakeFirst();
+  }
+
+  async listGroups(): Promise<{ id: number; name: string; members: string[] }[]> {
+    const groups = await this.db.selectFrom('groups').select(['id', 'name']).orderBy('name').execute();
+    const members = await this.db
+      .selectFrom('group_members as gm')
+      .innerJoin('users as u', 'u.id', 'gm.user_id')
+      .select(['gm.group_id', 'u.username'])
+      .orderBy('u.username')
+      .execute();
+    return groups.map((g) => ({ ...g, members: members.filter((m) => m.group_id === g.id).map((m) => m.username) }));
+  }
+
+  async addGroupMember(groupId: number, userId: number): Promise<void> {
+    await this.db.insertInto('group_members').values({ group_id: groupId, user_id: userId }).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  async removeGroupMember(groupId: number, userId: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('group_members').where('group_id', '=', groupId).where('user_id', '=', userId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async groupsOf(userId: number): Promise<number[]> {
+    const rows = await this.db.selectFrom('group_members').select('group_id').where('user_id', '=', userId).execute();
+    return rows.map((r) => r.group_id);
+  }
+
+  async deleteGroup(id: number): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('role_bindings').where('subject_kind', '=', 'group').where('subject_id', '=', id).execute();
+      await trx.deleteFrom('group_members').where('group_id', '=', id).execute();
+      const r = await trx.deleteFrom('groups').where('id', '=', id).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  // --- organizations and projects --------------------------------------------
+
+  async createOrganization(name: string): Promise<void> {
+    await this.db.insertInto('organizations').values({ name, created_at: Date.now() }).execute();
+  }
+
+  async organizationExists(name: string): Promise<boolean> {
+    return (await this.db.selectFrom('organizations').select('name').where('name', '=', name).executeTakeFirst()) !== undefined;
+  }
+
+  async listOrganizations(): Promise<{ name: string; created_at: number; members: string[] }[]> {
+    const orgs = await this.db.selectFrom('organizations').selectAll().orderBy('name').execute();
+    const members = await this.db
+      .selectFrom('organization_members as om')
+      .innerJoin('users as u', 'u.id', 'om.user_id')
+      .select(['om.organization', 'u.username'])
+      .orderBy('u.username')
+      .execute();
+    return orgs.map((o) => ({ ...o, members: members.filter((m) => m.organization === o.name).map((m) => m.username) }));
+  }
+
+  async addOrganizationMember(organization: string, userId: number): Promise<void> {
+    await this.db.insertInto('organization_members').values({ organization, user_id: userId }).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  async removeOrganizationMember(organization: string, userId: number): Promise<boolean> {
+    const r = await this.db.deleteFrom('organization_members').where('organization', '=', organization).where('user_id', '=', userId).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async isOrganizationMember(organization: string, userId: number): Promise<boolean> {
+    const r = await this.db.selectFrom('organization_members').select('user_id').where('organization', '=', organization).where('user_id', '=', userId).executeTakeFirst();
+    return r !== undefined;
+  }
+
+  async deleteOrganization(name: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('organization_members').where('organization', '=', name).execute();
+      const r = await trx.deleteFrom('organizations').where('name', '=', name).executeTakeFirst();
+      return Number(r.numDeletedRows) > 0;
+    });
+  }
+
+  async createProject(name: string, isPublic: boolean): Promise<void> {
+    await this.db.insertInto('projects').values({ name, public: isPublic ? 1 : 0, created_at: Date.now() }).execute();
+  }
+
+  async updateProject(name: string, isPublic: boolean): Promise<boolean> {
+    const r = await this.db.updateTable('projects').set({ public: isPublic ? 1 : 0 }).where('name', '=', name).executeTakeFirst();
+    return Number(r.numUpdatedRows) > 0;
+  }
+
+  async listProjects(): Promise<{ name: string; public: number; created_at: number }[]> {
+    return this.db.selectFrom('projects').selectAll().orderBy('name').execute();
+  }
+
+  async deleteProject(name: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('projects').where('name', '=', name).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Whether any of `namespaces` is a public project. */
+  async anyPublicProject(namespaces: string[]): Promise<boolean> {
+    if (namespaces.length === 0) return false;
+    const r = await this.db.selectFrom('projects').select('name').where('name', 'in', namespaces).where('public', '=', 1).executeTakeFirst();
+    return r !== undefined;
+  }
+
+  // --- roles and bindings ------------------------------------------------------
+
+  async upsertRole(name: string, verbs: string[], description: string | null, builtin: boolean): Promise<void> {
+    await this.db
+      .insertInto('roles')
+      .values({ name, verbs: verbs.join(' '), description, builtin: builtin ? 1 : 0, created_at: Date.now() })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ verbs: verbs.join(' '), description, builtin: builtin ? 1 : 0 }))
+      .execute();
+  }
+
+  async role(name: string): Promise<RoleRow | undefined> {
+    return this.db.selectFrom('roles').select(['name', 'verbs', 'description', 'builtin']).where('name', '=', name).executeTakeFirst();
+  }
+
+  async listRoles(): Promise<RoleRow[]> {
+    return this.db.selectFrom('roles').select(['name', 'verbs', 'description', 'builtin']).orderBy('builtin', 'desc').orderBy('name').execute();
+  }
+
+  async deleteRole(name: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('roles').where('name', '=', name).where('builtin', '=', 0).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async roleInUse(name: string): Promise<boolean> {
+    return (await this.db.selectFrom('role_bindings').select('id').where('role', '=', name).executeTakeFirst()) !== undefined;
+  }
+
+  async createRoleBinding(row: Omit<RoleBindingRow, 'id' | 'created_at'>): Promise<RoleBindingRow> {
+    const created_at = Date.now();
+    const r = await this.db.insertInto('role_bindings').values({ ...row, created_at }).returning('id').executeTakeFirstOrThrow();
+    return { ...row, id: r.id, created_at };
+  }
+
+  async listRoleBindings(namespace?: string): Promise<RoleBindingRow[]> {
+    let q = this.db.selectFrom('role_bindings').selectAll().orderBy('namespace').orderBy('name');
+    if (namespace !== undefined) q = q.where('namespace', '=', namespace);
+    return q.execute();
+  }
+
+  async deleteRoleBinding(namespace: string, name: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('role_bindings').where('namespace', '=', namespace).where('name', '=', name).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  /** Verbs granted to any of `subjects` by bindings at any of `namespaces`. */
+  async grantedVerbs(namespaces: string[], subjects: { kind: string; ids: number[] }[]): Promise<Set<string>> {
+    const wanted = subjects.filter((s) => s.ids.length > 0);
+    if (wanted.length === 0 || namespaces.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('role_bindings as b')
+      .innerJoin('roles as r', 'r.name', 'b.role')
+      .select('r.verbs')
+      .where('b.namespace', 'in', namespaces)
+      .where((eb) => eb.or(wanted.map((s) => eb.and([eb('b.subject_kind', '=', s.kind), eb('b.subject_id', 'in', s.ids)]))))
+      .execute();
+    return new Set(rows.flatMap((r) => r.verbs.split(' ')));
+  }
+
+  // --- JWT signing keys --------------------------------------------------------
+
+  async jwtKeys(): Promise<{ kid: string; public_jwk: string; private_jwk_encrypted: string; created_at: number }[]> {
+    return this.db.selectFrom('jwt_keys').selectAll().orderBy('created_at', 'desc').execute();
+  }
+
+  async addJwtKey(kid: string, publicJwk: string, privateJwkEncrypted: string): Promise<void> {
+    await this.db.insertInto('jwt_keys').values({ kid, public_jwk: publicJwk, private_jwk_encrypted: privateJwkEncrypted, created_at: Date.now() }).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  // --- audit log -----------------------------------------------------------------
+
+  async appendAudit(entry: AuditEntry): Promise<void> {
+    await this.db.insertInto('audit_log').values(entry).execute();
+  }
+
+  async queryAudit(q: AuditQuery): Promise<(AuditEntry & { id: number })[]> {
+    let query = this.db.selectFrom('audit_log').selectAll().orderBy('id', 'desc').limit(q.limit);
+    if (q.since !== undefined) query = query.where('at', '>=', q.since);
+    if (q.until !== undefined) query = query.where('at', '<', q.until);
+    if (q.principal !== undefined) query = query.where('principal', '=', q.principal);
+    if (q.before !== undefined) query = query.where('id', '<', q.before);
+    return (await query.execute()) as (AuditEntry & { id: number })[];
+  }
+}

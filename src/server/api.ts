@@ -1,0 +1,338 @@
+// The management REST API under /api/v1: users, auth tokens, robots,
+// groups, organizations, projects, roles, role bindings and the audit log.
+// JSON in and out; the same credentials as /v2 (Basic or Bearer); every
+// decision through authorize(), every write and denial in the audit log.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { Principal } from '../auth/principal.js';
+import type { Verb } from '../auth/verbs.js';
+import { RegistryError } from '../registry/errors.js';
+import type { AccessGuard } from './access.js';
+import { readLimited } from './request-body.js';
+
+const userInput = z.object({ username: z.string(), password: z.string().optional(), email: z.string().email().optional() }).strict();
+const userChanges = z.object({ password: z.string().optional(), email: z.string().email().nullable().optional(), disabled: z.boolean().optional() }).strict();
+const tokenInput = z.object({ name: z.string(), expiresInDays: z.number().int().optional() }).strict();
+const robotInput = z.object({ namespace: z.string(), name: z.string(), description: z.string().max(1000).optional(), expiresInDays: z.number().int().positive().optional() }).strict();
+const nameInput = z.object({ name: z.string() }).strict();
+const projectInput = z.object({ name: z.string(), public: z.boolean().default(false) }).strict();
+const projectChanges = z.object({ public: z.boolean() }).strict();
+const roleInput = z.object({ name: z.string(), verbs: z.array(z.string()), description: z.string().max(1000).optional() }).strict();
+const bindingInput = z
+  .object({
+    name: z.string(),
+    namespace: z.string().default(''),
+    role: z.string(),
+    subject: z.object({ kind: z.enum(['user', 'group', 'robot']), name: z.string() }).strict(),
+  })
+  .strict();
+
+type Params = Record<string, string>;
+type Query = Record<string, string | undefined>;
+
+export function apiRoutes(app: FastifyInstance, guard: AccessGuard): void {
+  const { accounts, audit, authorizer } = guard.identity;
+
+  /** Requires `verb` on `resource` ('' = the instance); 401 without credentials, 403 without the right. */
+  async function need(req: FastifyRequest, reply: FastifyReply, verb: Verb, resource: string): Promise<Principal> {
+    const auth = await guard.auth(req);
+    if (auth.principal.kind === 'anonymous') {
+      reply.header('WWW-Authenticate', `Basic realm="${guard.service}"`);
+      throw new RegistryError('UNAUTHORIZED', 'sign in first (Basic credentials or a bearer token)');
+    }
+    if (await authorizer.authorize(auth.principal, verb, resource)) return auth.principal;
+    await audit.record({ principal: auth.principal, action: `api.${verb}`, resource: resource || '(instance)', result: 'denied', remote: req.ip, detail: { route: req.routeOptions.url } });
+    throw new RegistryError('DENIED', `you need the ${verb} right on ${resource || 'the instance'} for this`);
+  }
+
+  /** The signed-in user acting on their own account, or an instance admin. */
+  async function selfOrAdmin(req: FastifyRequest, reply: FastifyReply, username: string): Promise<Principal> {
+    const auth = await guard.auth(req);
+    if (auth.principal.kind === 'user' && auth.principal.username === username) return auth.principal;
+    return need(req, reply, 'admin', '');
+  }
+
+  async function wrote(req: FastifyRequest, principal: Principal, action: string, resource: string, detail?: Record<string, unknown>) {
+    await audit.record({ principal, action, resource, result: 'allowed', remote: req.ip, detail });
+  }
+
+  // --- who am I ------------------------------------------------------------
+
+  app.get('/api/v1/me', async (req, reply) => {
+    const auth = await guard.auth(req);
+    if (auth.principal.kind === 'anonymous') {
+      reply.header('WWW-Authenticate', `Basic realm="${guard.service}"`);
+      throw new RegistryError('UNAUTHORIZED', 'not signed in');
+    }
+    return { principal: describe(auth.principal) };
+  });
+
+  // --- users and their tokens --------------------------------------------------
+
+  app.get('/api/v1/users', async (req, reply) => {
+    await need(req, reply, 'admin', '');
+    return { users: await accounts.listUsers() };
+  });
+  app.post('/api/v1/users', async (req, reply) => {
+    const principal = await need(req, reply, 'admin', '');
+    const input = await body(req, userInput);
+    const user = await accounts.createUser(input);
+    await wrote(req, principal, 'user.create', input.username);
+    return reply.code(201).send(user);
+  });
+  app.get('/api/v1/users/:username', async (req, reply) => {
+    const { username } = req.params as Params;
+    await selfOrAdmin(req, reply, username!);
+    return (await accounts.listUsers()).find((u) => u.username === username) ?? notFound(`no user ${username}`);
+  });
+  app.patch('/api/v1/users/:username', async (req, reply) => {
+    const { username } = req.params as Params;
+    const changes = await body(req, userChanges);
+    // Users may change their own password and email; the rest is for admins.
+    const principal = changes.disabled === undefined ? await selfOrAdmin(req, reply, username!) : await need(req, reply, 'admin', '');
+    const user = await accounts.updateUser(username!, changes);
+    guard.identity.authenticator.forgetPasswords();
+    await wrote(req, principal, 'user.update', username!, { fields: Object.keys(changes) });
+    return user;
+  });
+  app.delete('/api/v1/users/:username', async (req, reply) => {
+    const { username } = req.params as Params;
+    const principal = await need(req, reply, 'admin', '');
+    await accounts.deleteUser(username!);
+    guard.identity.authenticator.forgetPasswords();
+    await wrote(req, principal, 'user.delete', username!);
+    return reply.code(204).send();
+  });
+  app.get('/api/v1/users/:username/tokens', async (req, reply) => {
+    const { username } = req.params as Params;
+    await selfOrAdmin(req, reply, username!);
+    return { tokens: await accounts.listTokens(username!) };
+  });
+  app.post('/api/v1/users/:username/tokens', async (req, reply) => {
+    const { username } = req.params as Params;
+    const principal = await selfOrAdmin(req, reply, username!);
+    const token = await accounts.createToken(username!, await body(req, tokenInput));
+    await wrote(req, principal, 'token.create', `${username}/${token.id}`, { name: token.name });
+    return reply.code(201).header('Cache-Control', 'no-store').send(token);
+  });
+  app.delete('/api/v1/users/:username/tokens/:id', async (req, reply) => {
+    const { username, id } = req.params as Params;
+    const principal = await selfOrAdmin(req, reply, username!);
+    await accounts.revokeToken(username!, id!);
+    await wrote(req, principal, 'token.revoke', `${username}/${id}`);
+    return reply.code(204).send();
+  });
+
+  // --- robots ------------------------------------------------------------------
+
+  app.get('/api/v1/robots', async (req, reply) => {
+    const { namespace } = req.query as Query;
+    await need(req, reply, 'admin', namespace ?? '');
+    return { robots: await accounts.listRobots(namespace) };
+  });
+  app.post('/api/v1/robots', async (req, reply) => {
+    const input = await body(req, robotInput);
+    const principal = await need(req, reply, 'admin', input.namespace);
+    const robot = await accounts.createRobot(input);
+    await wrote(req, principal, 'robot.create', robot.login);
+    return reply.code(201).header('Cache-Control', 'no-store').send(robot);
+  });
+  app.delete('/api/v1/robots', async (req, reply) => {
+    const { namespace, name } = req.query as Query;
+    if (!namespace || !name) throw new RegistryError('INVALID_ARGUMENT', 'namespace and name query parameters are required');
+    const principal = await need(req, reply, 'admin', namespace);
+    await accounts.deleteRobot(namespace, name);
+    await wrote(req, principal, 'robot.delete', `${namespace}+${name}`);
+    return reply.code(204).send();
+  });
+
+  // --- groups ------------------------------------------------------------------
+
+  app.get('/api/v1/groups', async (req, reply) => {
+    await need(req, reply, 'admin', '');
+    return { groups: (await accounts.listGroups()).map(({ name, members }) => ({ name, members })) };
+  });
+  app.post('/api/v1/groups', async (req, reply) => {
+    const principal = await need(req, reply, 'admin', '');
+    const { name } = await body(req, nameInput);
+    await accounts.createGroup(name);
+    await wrote(req, principal, 'group.create', name);
+    return reply.code(201).send({ name, members: [] });
+  });
+  app.delete('/api/v1/groups/:name', async (req, reply) => {
+    const { name } = req.params as Params;
+    const principal = await need(req, reply, 'admin', '');
+    await accounts.deleteGroup(name!);
+    await wrote(req, principal, 'group.delete', name!);
+    return reply.code(204).send();
+  });
+  for (const [method, member] of [['PUT', true], ['DELETE', false]] as const) {
+    app.route({
+      method,
+      url: '/api/v1/groups/:name/members/:username',
+      handler: async (req, reply) => {
+        const { name, username } = req.params as Params;
+        const principal = await need(req, reply, 'admin', '');
+        await accounts.setGroupMember(name!, username!, member);
+        await wrote(req, principal, member ? 'group.member.add' : 'group.member.remove', `${name}/${username}`);
+        return reply.code(204).send();
+      },
+    });
+  }
+
+  // --- organizations -----------------------------------------------------------
+
+  app.get('/api/v1/organizations', async (req, reply) => {
+    await need(req, reply, 'admin', '');
+    return { organizations: (await accounts.listOrganizations()).map((o) => ({ name: o.name, members: o.members, created_at: new Date(Number(o.created_at)).toISOString() })) };
+  });
+  app.post('/api/v1/organizations', async (req, reply) => {
+    const principal = await need(req, reply, 'admin', '');
+    const { name } = await body(req, nameInput);
+    await accounts.createOrganization(name);
+    await wrote(req, principal, 'organization.create', name);
+    return reply.code(201).send({ name, members: [] });
+  });
+  app.delete('/api/v1/organizations/:name', async (req, reply) => {
+    const { name } = req.params as Params;
+    const principal = await need(req, reply, 'admin', '');
+    await accounts.deleteOrganization(name!);
+    await wrote(req, principal, 'organization.delete', name!);
+    return reply.code(204).send();
+  });
+  for (const [method, member] of [['PUT', true], ['DELETE', false]] as const) {
+    app.route({
+      method,
+      url: '/api/v1/organizations/:name/members/:username',
+      handler: async (req, reply) => {
+        const { name, username } = req.params as Params;
+        const principal = await need(req, reply, 'admin', name!);
+        await accounts.setOrganizationMember(name!, username!, member);
+        await wrote(req, principal, member ? 'organization.member.add' : 'organization.member.remove', `${name}/${username}`);
+        return reply.code(204).send();
+      },
+    });
+  }
+
+  // --- projects (names contain '/', so they are the tail of the path) -----------
+
+  app.get('/api/v1/projects', async (req, reply) => {
+    await guard.requireCredentials(req, reply);
+    return { projects: await accounts.listProjects() };
+  });
+  app.post('/api/v1/projects', async (req, reply) => {
+    const input = await body(req, projectInput);
+    const principal = await need(req, reply, 'admin', input.name);
+    await accounts.createProject(input.name, input.public);
+    await wrote(req, principal, 'project.create', input.name, { public: input.public });
+    return reply.code(201).send({ name: input.name, public: input.public });
+  });
+  app.patch('/api/v1/projects/*', async (req, reply) => {
+    const name = (req.params as Params)['*']!;
+    const principal = await need(req, reply, 'admin', name);
+    const changes = await body(req, projectChanges);
+    await accounts.updateProject(name, changes.public);
+    await wrote(req, principal, 'project.update', name, changes);
+    return { name, public: changes.public };
+  });
+  app.delete('/api/v1/projects/*', async (req, reply) => {
+    const name = (req.params as Params)['*']!;
+    const principal = await need(req, reply, 'admin', name);
+    await accounts.deleteProject(name);
+    await wrote(req, principal, 'project.delete', name);
+    return reply.code(204).send();
+  });
+
+  // --- roles and role bindings --------------------------------------------------
+
+  app.get('/api/v1/roles', async (req, reply) => {
+    await guard.requireCredentials(req, reply);
+    return { roles: await accounts.listRoles() };
+  });
+  app.post('/api/v1/roles', async (req, reply) => {
+    const principal = await need(req, reply, 'admin', '');
+    const input = await body(req, roleInput);
+    await accounts.createRole(input);
+    await wrote(req, principal, 'role.create', input.name, { verbs: input.verbs });
+    return reply.code(201).send({ ...input, builtin: false });
+  });
+  app.delete('/api/v1/roles/:name', async (req, reply) => {
+    const { name } = req.params as Params;
+    const principal = await need(req, reply, 'admin', '');
+    await accounts.deleteRole(name!);
+    await wrote(req, principal, 'role.delete', name!);
+    return reply.code(204).send();
+  });
+  app.get('/api/v1/rolebindings', async (req, reply) => {
+    const { namespace } = req.query as Query;
+    await need(req, reply, 'admin', namespace ?? '');
+    return { rolebindings: await accounts.listRoleBindings(namespace) };
+  });
+  app.post('/api/v1/rolebindings', async (req, reply) => {
+    const input = await body(req, bindingInput);
+    const principal = await need(req, reply, 'admin', input.namespace);
+    const binding = await accounts.createRoleBinding(input);
+    await wrote(req, principal, 'rolebinding.create', `${input.namespace || '(instance)'}/${input.name}`, { role: input.role, subject: input.subject });
+    return reply.code(201).send(binding);
+  });
+  app.delete('/api/v1/rolebindings', async (req, reply) => {
+    const { namespace = '', name } = req.query as Query;
+    if (!name) throw new RegistryError('INVALID_ARGUMENT', 'the name query parameter is required (and namespace, unless bound at the instance)');
+    const principal = await need(req, reply, 'admin', namespace);
+    await accounts.deleteRoleBinding(namespace, name);
+    await wrote(req, principal, 'rolebinding.delete', `${namespace || '(instance)'}/${name}`);
+    return reply.code(204).send();
+  });
+
+  // --- audit log and keys -----------------------------------------------------------
+
+  app.get('/api/v1/audit', async (req, reply) => {
+    await need(req, reply, 'read-audit', '');
+    const q = req.query as Query;
+    const limit = Math.min(Number(q.limit ?? 100) || 100, 1000);
+    const entries = await guard.identity.store.queryAudit({
+      since: time(q.since, 'since'),
+      until: time(q.until, 'until'),
+      principal: q.principal,
+      before: q.before === undefined ? undefined : Number(q.before),
+      limit,
+    });
+    return {
+      entries: entries.map((e) => ({ ...e, at: new Date(Number(e.at)).toISOString(), detail: e.detail ? JSON.parse(e.detail) : undefined })),
+      next: entries.length === limit ? entries.at(-1)!.id : undefined,
+    };
+  });
+  app.get('/api/v1/jwks', async () => guard.identity.tokens.jwks());
+}
+
+async function body<T extends z.ZodType>(req: FastifyRequest, schema: T): Promise<z.infer<T>> {
+  let json: unknown;
+  try {
+    json = JSON.parse((await readLimited(req.raw, 1024 * 1024)).toString('utf8') || '{}');
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new RegistryError('INVALID_ARGUMENT', `the body is not JSON: ${err.message}`);
+    throw err;
+  }
+  const result = schema.safeParse(json);
+  if (!result.success) {
+    throw new RegistryError('INVALID_ARGUMENT', result.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; '));
+  }
+  return result.data;
+}
+
+function time(value: string | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(ms)) throw new RegistryError('INVALID_ARGUMENT', `${what} must be an ISO 8601 time or Unix milliseconds`);
+  return ms;
+}
+
+function notFound(message: string): never {
+  throw new RegistryError('NOT_FOUND', message);
+}
+
+function describe(p: Principal): Record<string, unknown> {
+  if (p.kind === 'user') return { kind: 'user', username: p.username, via: p.via };
+  if (p.kind === 'robot') return { kind: 'robot', namespace: p.namespace, name: p.name };
+  return { kind: 'anonymous' };
+}
