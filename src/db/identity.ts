@@ -1,55 +1,19 @@
 // Typed queries for identities and access: users, auth tokens, robots,
 // groups, organizations, projects, roles, role bindings, signing keys and
 // the audit log.
-import type { Kysely } from 'kysely';
-import type { Database } from './schema.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { AuthTokensTable, Database, RobotsTable, RoleBindingsTable, UsersTable } from './schema.js';
 
-export interface UserRow {
-  id: number;
-  username: string;
-  password_hash: string | null;
-  email: string | null;
-  disabled: number;
-  created_at: number;
-}
-
-export interface AuthTokenRow {
-  id: string;
-  user_id: number;
-  name: string;
-  secret_hash: string;
-  created_at: number;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
-
-export interface RobotRow {
-  id: number;
-  namespace: string;
-  name: string;
-  secret_hash: string;
-  description: string | null;
-  created_at: number;
-  expires_at: number | null;
-  disabled: number;
-}
+export type UserRow = Selectable<UsersTable>;
+export type AuthTokenRow = Selectable<AuthTokensTable>;
+export type RobotRow = Selectable<RobotsTable>;
+export type RoleBindingRow = Selectable<RoleBindingsTable>;
 
 export interface RoleRow {
   name: string;
   verbs: string;
   description: string | null;
   builtin: number;
-}
-
-export interface RoleBindingRow {
-  id: number;
-  name: string;
-  namespace: string;
-  role: string;
-  subject_kind: string;
-  subject_id: number;
-  created_at: number;
 }
 
 export interface AuditEntry {
