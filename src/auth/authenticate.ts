@@ -6,6 +6,12 @@ import type { IdentityStore, UserRow } from '../db/identity.js';
 import { FailureLimiter } from './rate-limit.js';
 import { parseRobotLogin, type Principal } from './principal.js';
 import { secretMatches, verifyPassword } from './secrets.js';
+import type { TokenSubject } from './tokens.js';
+
+/** A short fingerprint of the password hash: it changes with the password. */
+function credentialStamp(user: UserRow): string {
+  return createHash('sha256').update(user.password_hash ?? '').digest('base64url').slice(0, 16);
+}
 
 export class AuthenticationError extends Error {
   constructor(
@@ -45,22 +51,29 @@ export class Authenticator {
     return principal;
   }
 
-  /** Resolves a principal recorded in a token, if it still exists and is enabled. */
-  async resolve(kind: 'user' | 'robot', id: number, tokenId?: string): Promise<Principal | undefined> {
+  /**
+   * Resolves the principal a bearer or refresh token was issued to, if it
+   * still exists, is enabled, and the credential it signed in with is still
+   * good (auth token not revoked or expired, password not changed).
+   */
+  async resolve(subject: TokenSubject): Promise<Principal | undefined> {
     const now = Date.now();
-    if (kind === 'robot') {
-      const robot = await this.identity.robotById(id);
+    if (subject.kind === 'anonymous' || subject.id === undefined) return undefined;
+    if (subject.kind === 'robot') {
+      const robot = await this.identity.robotById(subject.id);
       if (!robot || robot.disabled || (robot.expires_at !== null && robot.expires_at <= now)) return undefined;
       return { kind: 'robot', id: robot.id, namespace: robot.namespace, name: robot.name };
     }
-    const user = await this.identity.userById(id);
+    const user = await this.identity.userById(subject.id);
     if (!user || user.disabled) return undefined;
-    if (tokenId !== undefined) {
-      const token = await this.identity.authTokenById(tokenId);
+    if (subject.tokenId !== undefined) {
+      const token = await this.identity.authTokenById(subject.tokenId);
       if (!token || token.user_id !== user.id || token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) return undefined;
-      return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId };
+      return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: subject.tokenId };
     }
-    return { kind: 'user', id: user.id, username: user.username, via: 'password' };
+    const stamp = credentialStamp(user);
+    if (subject.credentialStamp !== undefined && subject.credentialStamp !== stamp) return undefined;
+    return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: stamp };
   }
 
   private async verify(login: string, secret: string): Promise<Principal | undefined> {
@@ -85,11 +98,11 @@ export class Authenticator {
     if (!user.password_hash) return undefined;
     const cacheKey = createHash('sha256').update(`${user.id}\0${secret}`).digest('base64');
     const cached = this.verifiedPasswords.get(cacheKey);
-    if (cached && cached.until > now && cached.userId === user.id) return { kind: 'user', id: user.id, username: user.username, via: 'password' };
+    if (cached && cached.until > now && cached.userId === user.id) return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: credentialStamp(user) };
     if (!(await verifyPassword(user.password_hash, secret))) return undefined;
     if (this.verifiedPasswords.size > 10_000) this.verifiedPasswords.clear();
     this.verifiedPasswords.set(cacheKey, { userId: user.id, until: now + PASSWORD_CACHE_MS });
-    return { kind: 'user', id: user.id, username: user.username, via: 'password' };
+    return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: credentialStamp(user) };
   }
 
   /** `jdoe` or, for members of organization `acme`, `acme/jdoe`. */

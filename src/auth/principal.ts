@@ -1,7 +1,7 @@
 // Who is making a request.
 export type Principal =
   | { kind: 'anonymous' }
-  | { kind: 'user'; id: number; username: string; via: 'password' | 'token'; tokenId?: string }
+  | { kind: 'user'; id: number; username: string; via: 'password' | 'token'; tokenId?: string; credentialStamp?: string }
   | { kind: 'robot'; id: number; namespace: string; name: string };
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };

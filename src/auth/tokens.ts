@@ -19,6 +19,8 @@ export interface TokenSubject {
   id?: number;
   /** The personal auth token used to sign in, if any (revoking it ends refresh). */
   tokenId?: string;
+  /** For password sign-ins: ends the refresh token when the password changes. */
+  credentialStamp?: string;
   name: string;
 }
 
@@ -129,13 +131,15 @@ export class TokenService {
 }
 
 function subjectClaim(s: TokenSubject): Record<string, unknown> {
-  return { kind: s.kind, id: s.id, tid: s.tokenId };
+  return { kind: s.kind, id: s.id, tid: s.tokenId, pws: s.credentialStamp };
 }
 
 function readSubject(payload: JWTPayload): TokenSubject {
-  const claim = payload.hatoba as { kind?: string; id?: number; tid?: string } | undefined;
+  const claim = payload.hatoba as { kind?: string; id?: number; tid?: string; pws?: string } | undefined;
   const kind = claim?.kind;
   if (kind !== 'user' && kind !== 'robot' && kind !== 'anonymous') throw new TokenError('invalid token: no subject');
   if (kind !== 'anonymous' && typeof claim?.id !== 'number') throw new TokenError('invalid token: no subject id');
-  return { kind, id: claim?.id, tokenId: claim?.tid, name: payload.sub ?? '' };
+  const subject: TokenSubject = { kind, id: claim?.id, tokenId: claim?.tid, name: payload.sub ?? '' };
+  if (claim?.pws !== undefined) subject.credentialStamp = claim.pws;
+  return subject;
 }

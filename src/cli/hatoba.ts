@@ -3,7 +3,9 @@
 // the work is done by the layers below.
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { createServer } from '../server/app.js';
+import { registerAdminCommands } from './commands/admin.js';
+import { registerLoginCommands } from './commands/login.js';
+import { explain, isExpected, report } from './errors.js';
 
 const program = new Command();
 program.name('hatoba').description('Hatoba: a private OCI / Docker container registry').version('0.1.0');
@@ -26,6 +28,8 @@ program
       }
       throw err;
     }
+    // Loaded here so that the client commands start without the server's modules.
+    const { createServer } = await import('../server/app.js');
     const server = await createServer(config);
     let url: string;
     try {
@@ -57,7 +61,16 @@ program
     process.on('SIGINT', () => void shutdown('SIGINT'));
   });
 
+registerLoginCommands(program);
+registerAdminCommands(program);
+
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (isExpected(err)) {
+    // A failure the user can act on: the message and what to do next.
+    const known = explain(err);
+    report(known);
+    process.exit(known.exitCode);
+  }
   process.stderr.write(`hatoba: ${(err as Error).stack ?? err}\n`);
   process.exit(1);
 });

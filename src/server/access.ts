@@ -89,8 +89,8 @@ export class AccessGuard {
     const header = req.headers.authorization;
     if (!header) return { principal: ANONYMOUS, credentials: 'none' };
     const space = header.indexOf(' ');
-    const scheme = header.slice(0, space).toLowerCase();
-    const value = header.slice(space + 1).trim();
+    const scheme = (space < 0 ? header : header.slice(0, space)).toLowerCase();
+    const value = space < 0 ? '' : header.slice(space + 1).trim();
     if (scheme === 'basic') {
       const { login, secret } = decodeBasic(value);
       return { principal: await this.signIn(req, login, secret), credentials: 'basic' };
@@ -99,7 +99,7 @@ export class AccessGuard {
       try {
         const { subject, access } = await this.identity.tokens.verifyAccess(value);
         if (subject.kind === 'anonymous') return { principal: ANONYMOUS, credentials: 'bearer', granted: access };
-        const principal = await this.identity.authenticator.resolve(subject.kind, subject.id!, subject.tokenId);
+        const principal = await this.identity.authenticator.resolve(subject);
         if (!principal) throw new TokenError('the account or auth token behind this bearer token is no longer valid');
         return { principal, credentials: 'bearer', granted: access };
       } catch (err) {

@@ -35,7 +35,7 @@ export function apiRoutes(app: FastifyInstance, guard: AccessGuard): void {
 
   /** Requires `verb` on `resource` ('' = the instance); 401 without credentials, 403 without the right. */
   async function need(req: FastifyRequest, reply: FastifyReply, verb: Verb, resource: string): Promise<Principal> {
-    const auth = await guard.auth(req);
+    const auth = await apiAuth(req);
     if (auth.principal.kind === 'anonymous') {
       reply.header('WWW-Authenticate', `Basic realm="${guard.service}"`);
       throw new RegistryError('UNAUTHORIZED', 'sign in first (Basic credentials or a bearer token)');
@@ -45,9 +45,20 @@ export function apiRoutes(app: FastifyInstance, guard: AccessGuard): void {
     throw new RegistryError('DENIED', `you need the ${verb} right on ${resource || 'the instance'} for this`);
   }
 
+  /**
+   * Registry bearer tokens are scoped to repositories and are not accepted
+   * here: the management API takes Basic credentials (password, auth token
+   * or robot secret).
+   */
+  async function apiAuth(req: FastifyRequest) {
+    const auth = await guard.auth(req);
+    if (auth.credentials === 'bearer') throw new RegistryError('UNAUTHORIZED', 'the management API takes Basic credentials, not registry bearer tokens');
+    return auth;
+  }
+
   /** The signed-in user acting on their own account, or an instance admin. */
   async function selfOrAdmin(req: FastifyRequest, reply: FastifyReply, username: string): Promise<Principal> {
-    const auth = await guard.auth(req);
+    const auth = await apiAuth(req);
     if (auth.principal.kind === 'user' && auth.principal.username === username) return auth.principal;
     return need(req, reply, 'admin', '');
   }
@@ -59,7 +70,7 @@ export function apiRoutes(app: FastifyInstance, guard: AccessGuard): void {
   // --- who am I ------------------------------------------------------------
 
   app.get('/api/v1/me', async (req, reply) => {
-    const auth = await guard.auth(req);
+    const auth = await apiAuth(req);
     if (auth.principal.kind === 'anonymous') {
       reply.header('WWW-Authenticate', `Basic realm="${guard.service}"`);
       throw new RegistryError('UNAUTHORIZED', 'not signed in');
@@ -90,6 +101,10 @@ export function apiRoutes(app: FastifyInstance, guard: AccessGuard): void {
     const changes = await body(req, userChanges);
     // Users may change their own password and email; the rest is for admins.
     const principal = changes.disabled === undefined ? await selfOrAdmin(req, reply, username!) : await need(req, reply, 'admin', '');
+    // A leaked auth token must not be enough to take the account over.
+    if (changes.password !== undefined && principal.kind === 'user' && principal.username === username && principal.via !== 'password') {
+      throw new RegistryError('DENIED', 'changing your password needs your current password, not an auth token: sign in with the password');
+    }
     const user = await accounts.updateUser(username!, changes);
     guard.identity.authenticator.forgetPasswords();
     await wrote(req, principal, 'user.update', username!, { fields: Object.keys(changes) });

@@ -45,7 +45,7 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
       const presented = form.get('refresh_token') ?? '';
       try {
         const subject = await identity.tokens.verifyRefresh(presented);
-        const resolved = subject.kind === 'anonymous' ? undefined : await identity.authenticator.resolve(subject.kind, subject.id!, subject.tokenId);
+        const resolved = subject.kind === 'anonymous' ? undefined : await identity.authenticator.resolve(subject);
         if (!resolved) throw new TokenError('the account or auth token behind this refresh token is no longer valid');
         principal = resolved;
         refreshToken = presented;
@@ -105,7 +105,7 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
 function subjectOf(p: Principal): TokenSubject {
   if (p.kind === 'anonymous') return { kind: 'anonymous', name: '' };
   if (p.kind === 'robot') return { kind: 'robot', id: p.id, name: principalName(p) };
-  return { kind: 'user', id: p.id, tokenId: p.tokenId, name: p.username };
+  return { kind: 'user', id: p.id, tokenId: p.tokenId, credentialStamp: p.credentialStamp, name: p.username };
 }
 
 function list(v: string | string[] | undefined): string[] {

@@ -1,0 +1,111 @@
+// `hatoba login`, `hatoba logout` and `hatoba whoami`.
+import type { Command } from 'commander';
+import { ManagementClient } from '../../client/management-client.js';
+import { dockerKey, parseServerAddress } from '../../client/server-address.js';
+import { forgetServer, readState, rememberServer, writeState } from '../cli-state.js';
+import { dockerConfigPath, getAuth, helperFor, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../docker-config.js';
+import { CliError, explain } from '../errors.js';
+import { canPrompt, promptLine, promptSecret, readStdinSecret } from '../prompt.js';
+import { openSession, type ServerOptions } from '../session.js';
+
+interface LoginOptions {
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+  insecure?: boolean;
+}
+
+export function registerLoginCommands(program: Command): void {
+  program
+    .command('login')
+    .description('sign in to a registry and store the credentials in the Docker config file (~/.docker/config.json)')
+    .argument('<server>', 'registry as host[:port] or http(s)://host[:port] (plain HTTP by default only for loopback addresses)')
+    .option('-u, --username <user>', 'user name (or <org>/<user>, or a robot login robot$<namespace>+<name>)')
+    .option('-p, --password <password>', 'password or auth token (visible to other local users; prefer --password-stdin)')
+    .option('--password-stdin', 'read the password or auth token from stdin')
+    .option('--insecure', 'use plain HTTP (without a scheme in SERVER, HTTPS is used except for loopback addresses)')
+    .action(async (server: string, opts: LoginOptions) => login(server, opts));
+
+  program
+    .command('logout')
+    .description('remove the stored credentials of a registry from the Docker config file')
+    .argument('[server]', 'registry (default: the last one logged in to)')
+    .action(async (server: string | undefined) => logout(server));
+
+  program
+    .command('whoami')
+    .description('show who the stored credentials sign in as')
+    .option('--server <server>', 'registry (default: $HATOBA_SERVER or the last one logged in to)')
+    .option('--insecure', 'use plain HTTP to the server')
+    .action(async (opts: ServerOptions) => {
+      const session = await openSession(opts);
+      const me = await session.run((c) => c.me());
+      const who = me.kind === 'robot' ? `robot$${me.namespace}+${me.name}` : (me.username ?? me.kind);
+      process.stdout.write(`${who} (${me.kind}${me.via ? `, signed in with ${me.via === 'token' ? 'an auth token' : 'a password'}` : ''}) at ${session.server}\n`);
+    });
+}
+
+async function login(server: string, opts: LoginOptions): Promise<void> {
+  const address = parseServerAddress(server, { insecure: opts.insecure });
+  if (opts.password !== undefined && opts.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive');
+  const config = await readDockerConfig();
+
+  let username = opts.username;
+  if (username === undefined) {
+    if (opts.passwordStdin) throw new CliError('--password-stdin needs the user name too', `add -u USER`);
+    if (!canPrompt()) throw new CliError('no user name given and no terminal to ask on', `add -u USER and --password-stdin`);
+    const previous = getAuth(config, address.key)?.username;
+    username = (await promptLine(`Username${previous ? ` (${previous})` : ''}: `)).trim() || previous || '';
+  }
+  if (!username) throw new CliError('the user name is empty');
+
+  let password: string;
+  if (opts.passwordStdin) {
+    password = await readStdinSecret('password');
+  } else if (opts.password !== undefined) {
+    process.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
+    password = opts.password;
+  } else if (canPrompt()) {
+    password = await promptSecret('Password: ');
+  } else {
+    throw new CliError('no password given and no terminal to ask on', `pipe it in: printf '%s' "$PASSWORD" | hatoba login ${address.key} -u ${username} --password-stdin`);
+  }
+  if (password === '') throw new CliError('the password is empty');
+
+  const client = new ManagementClient(address.url, { username, password });
+  try {
+    await client.verifyCredentials();
+  } catch (err) {
+    throw explain(err, { server: address.key, url: address.url });
+  }
+
+  const file = dockerConfigPath();
+  await updateDockerConfig((c) => setAuth(c, address.key, username, password), file);
+  const state = await readState();
+  rememberServer(state, address.key, address.url);
+  await writeState(state);
+
+  const helper = helperFor(config, address.key);
+  if (helper) {
+    process.stderr.write(`WARNING! ${file} names the credential helper docker-credential-${helper}; docker will look for ${address.key} there, not in "auths".\n`);
+  }
+  process.stderr.write(`WARNING! Your password will be stored unencrypted in ${file}.\n`);
+  process.stdout.write('Login Succeeded\n');
+}
+
+async function logout(server: string | undefined): Promise<void> {
+  const state = await readState();
+  const given = server ?? process.env.HATOBA_SERVER ?? state.current;
+  if (!given) throw new CliError('no server given and not logged in to any', 'run: hatoba logout SERVER');
+  const key = dockerKey(given);
+  const config = await readDockerConfig();
+  const removed = removeAuth(config, key);
+  if (removed > 0) await writeDockerConfig(config);
+  forgetServer(state, key);
+  await writeState(state);
+  if (removed === 0) {
+    process.stderr.write(`Not logged in to ${key}\n`);
+    return;
+  }
+  process.stdout.write(`Removing login credentials for ${key}\n`);
+}
