@@ -305,16 +305,18 @@ export function apiRoutes(app: FastifyInstance, guard: AccessGuard): void {
     await need(req, reply, 'read-audit', '');
     const q = req.query as Query;
     const limit = Math.min(Number(q.limit ?? 100) || 100, 1000);
-    const entries = await guard.identity.store.queryAudit({
+    const rows = await guard.identity.store.queryAudit({
       since: time(q.since, 'since'),
       until: time(q.until, 'until'),
       principal: q.principal,
       before: q.before === undefined ? undefined : Number(q.before),
-      limit,
+      limit: limit + 1,
     });
+    // One row more than asked for tells whether another page exists.
+    const entries = rows.slice(0, limit);
     return {
       entries: entries.map((e) => ({ ...e, at: new Date(Number(e.at)).toISOString(), detail: e.detail ? JSON.parse(e.detail) : undefined })),
-      next: entries.length === limit ? entries.at(-1)!.id : undefined,
+      next: rows.length > limit ? entries.at(-1)!.id : undefined,
     };
   });
   app.get('/api/v1/jwks', async () => guard.identity.tokens.jwks());

@@ -1,0 +1,69 @@
+// Runs the real `hatoba` CLI (TypeScript sources through tsx) as a child
+// process with HOME, DOCKER_CONFIG and XDG_CONFIG_HOME in a temp dir, so
+// no test touches the user's own Docker config.
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../helpers/server.js';
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface CliHome {
+  dir: string;
+  dockerConfig: string;
+  env: Record<string, string>;
+  /** Runs `hatoba ARGS...`; `input` is written to stdin (then closed). */
+  run(args: string[], options?: { input?: string; env?: Record<string, string> }): Promise<CliResult>;
+  readDockerConfig(): Promise<Record<string, unknown> & { auths?: Record<string, { auth?: string }> }>;
+}
+
+const homes: string[] = [];
+
+/** Removes every home made by cliHome() (call from `after`). */
+export async function removeHomes(): Promise<void> {
+  await Promise.all(homes.splice(0).map((dir) => rm(dir, { recursive: true, force: true })));
+}
+
+export async function cliHome(): Promise<CliHome> {
+  const dir = await mkdtemp(join(tmpdir(), 'hatoba-cli-test-'));
+  homes.push(dir);
+  const dockerDir = join(dir, 'docker');
+  const env: Record<string, string> = { HOME: dir, DOCKER_CONFIG: dockerDir, XDG_CONFIG_HOME: join(dir, 'xdg') };
+  const dockerConfig = join(dockerDir, 'config.json');
+  return {
+    dir,
+    dockerConfig,
+    env,
+    run: (args, options = {}) => runCli(args, { ...env, ...options.env }, options.input),
+    readDockerConfig: async () => JSON.parse(await readFile(dockerConfig, 'utf8')),
+  };
+}
+
+export function runCli(args: string[], env: Record<string, string>, input?: string): Promise<CliResult> {
+  const base = { ...process.env };
+  for (const key of ['HATOBA_SERVER', 'HATOBA_CONFIG_DIR', 'DOCKER_CONFIG', 'XDG_CONFIG_HOME']) delete base[key];
+  const child = spawn(process.execPath, ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/hatoba.ts'), ...args], {
+    cwd: PROJECT_ROOT,
+    env: { ...base, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  child.stdin.end(input ?? '');
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** For assertion messages. */
+export function show(r: CliResult): string {
+  return `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+}
