@@ -1,0 +1,113 @@
+// `hatoba auth configure-docker [SERVER...]`: points docker (and podman,
+// skopeo, buildah, which read the same file) at `docker-credential-hatoba`
+// for the given registries by adding `"credHelpers": {"<server>": "hatoba"}`
+// to ~/.docker/config.json ($DOCKER_CONFIG/config.json), like
+// `gcloud auth configure-docker`.
+//
+// Every other key of the file is kept as it was (auths, credsStore,
+// proxies, other credHelpers, keys Hatoba does not know); only
+// credHelpers[server] is set. A missing file is created. The file is written
+// atomically (temp + fsync + rename) with mode 0600, and not at all when
+// nothing changes, so running it twice is harmless.
+//
+// Use (the CLI wiring):
+//   import { configureDocker } from '../credentials/configure-docker.js';
+//   import { dockerConfigFile } from '../credentials/files.js';
+//   const r = await configureDocker(dockerConfigFile(), ['registry.example:5000']);
+//   for (const c of r.replaced) warn(`${c.server} used docker-credential-${c.previous}; now hatoba`);
+//   print(r.changed ? `updated ${r.path}` : `${r.path} already configured`);
+import { readFile } from 'node:fs/promises';
+import { withFileLock, writePrivateFileAtomic } from './files.js';
+
+export const HATOBA_HELPER = 'hatoba';
+
+export class ConfigureDockerError extends Error {
+  override name = 'ConfigureDockerError';
+}
+
+export interface ConfigureDockerResult {
+  /** The config file. */
+  path: string;
+  /** credHelpers keys, as written (host[:port]), one per server given. */
+  servers: string[];
+  /** Servers that had no helper before. */
+  added: string[];
+  /** Servers that used another helper before. */
+  replaced: { server: string; previous: string }[];
+  /** Servers already set to hatoba. */
+  unchanged: string[];
+  /** The file did not exist and was created. */
+  created: boolean;
+  /** The file was written (false when everything was configured already). */
+  changed: boolean;
+}
+
+/**
+ * The credHelpers key for a server as the user typed it: docker looks
+ * helpers up by registry host[:port], so a scheme and any path are
+ * dropped (`https://registry.example:5000/v2/` -> `registry.example:5000`).
+ */
+export function credHelperKey(server: string): string {
+  let s = server.trim();
+  const scheme = /^https?:\/\//i.exec(s);
+  if (scheme) s = s.slice(scheme[0].length);
+  const slash = s.indexOf('/');
+  if (slash >= 0) s = s.slice(0, slash);
+  if (s === '' || /[\s"\\]/.test(s) || /^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+    throw new ConfigureDockerError(`"${server}" is not a registry address: use host[:port]`);
+  }
+  return s;
+}
+
+/**
+ * Adds `credHelpers[server] = "hatoba"` for each server to the Docker
+ * config file at `configPath`, keeping everything else in it.
+ */
+export async function configureDocker(configPath: string, servers: string[], helper: string = HATOBA_HELPER): Promise<ConfigureDockerResult> {
+  if (servers.length === 0) throw new ConfigureDockerError('name at least one registry (host[:port]) to use docker-credential-hatoba for');
+  const keys = [...new Set(servers.map(credHelperKey))];
+  return withFileLock(configPath, async () => {
+    const { config, existed } = await readConfig(configPath);
+    const result: ConfigureDockerResult = { path: configPath, servers: keys, added: [], replaced: [], unchanged: [], created: !existed, changed: false };
+    let helpers = config.credHelpers;
+    if (helpers === undefined || helpers === null) {
+      helpers = {};
+      config.credHelpers = helpers;
+    }
+    if (typeof helpers !== 'object' || Array.isArray(helpers)) throw new ConfigureDockerError(`"credHelpers" in ${configPath} must be an object`);
+    const map = helpers as Record<string, unknown>;
+    for (const key of keys) {
+      const previous = Object.hasOwn(map, key) ? map[key] : undefined;
+      if (previous === helper) {
+        result.unchanged.push(key);
+        continue;
+      }
+      if (typeof previous === 'string' && previous !== '') result.replaced.push({ server: key, previous });
+      else result.added.push(key);
+      Object.defineProperty(map, key, { value: helper, enumerable: true, writable: true, configurable: true });
+    }
+    result.changed = !existed || result.added.length > 0 || result.replaced.length > 0;
+    // Tab indentation, as docker itself writes the file.
+    if (result.changed) await writePrivateFileAtomic(configPath, `${JSON.stringify(config, null, '\t')}\n`);
+    return result;
+  });
+}
+
+async function readConfig(configPath: string): Promise<{ config: Record<string, unknown>; existed: boolean }> {
+  let text: string;
+  try {
+    text = await readFile(configPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { config: {}, existed: false };
+    throw new ConfigureDockerError(`cannot read ${configPath}: ${(err as Error).message}`);
+  }
+  if (text.trim() === '') return { config: {}, existed: true };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigureDockerError(`${configPath} is not valid JSON (${(err as Error).message}); fix or move it, then try again`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigureDockerError(`${configPath} must hold a JSON object`);
+  return { config: parsed as Record<string, unknown>, existed: true };
+}

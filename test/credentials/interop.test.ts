@@ -1,0 +1,199 @@
+// Interop: real clients authenticate to a real `hatoba serve` through
+// `docker-credential-hatoba`, found on PATH, after configureDocker() wrote
+// `credHelpers: {"127.0.0.1:PORT": "hatoba"}` into their config file.
+//
+// - skopeo (Debian package; required in CI): list-tags and inspect with the
+//   admin's credentials stored by the helper's own `store`, and refused
+//   before they are stored (so it is the helper that signs skopeo in).
+// - docker CLI (client only, when installed): `docker login` stores an
+//   identity token through the helper, `docker manifest inspect` reads it
+//   back, skopeo uses the same token, `docker logout` erases it.
+//
+// The helper runs from the TypeScript sources through a small wrapper
+// script that also logs each action, and keeps its secrets under a per-test
+// HATOBA_CONFIG_DIR. Each test starts its own server and uses fresh
+// repository names (skopeo's blob-info cache).
+//
+// Run: node --import tsx --test test/credentials/interop.test.ts
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { accessSync, constants } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { configureDocker } from '../../src/credentials/configure-docker.js';
+import { TestRegistry } from '../helpers/registry-client.js';
+import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
+
+const SKOPEO_MISSING = 'skopeo is not installed: run `apt-get install -y skopeo` (Debian package) to run the credential-helper interop tests';
+const RUN_TIMEOUT_MS = 60_000;
+const TEST_TIMEOUT_MS = 300_000;
+
+function which(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
+    if (!dir) continue;
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return join(dir, name);
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
+}
+
+const SKOPEO = process.env.SKOPEO ?? which('skopeo');
+const DOCKER = process.env.DOCKER ?? which('docker');
+
+if (!SKOPEO && process.env.CI === 'true') {
+  test('skopeo is installed (required in CI)', () => assert.fail(SKOPEO_MISSING));
+}
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, stdin = ''): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      if (signal) return reject(new Error(`${command} ${args.join(' ')} was killed (${signal})`));
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(stdin);
+  });
+}
+
+interface Fixture {
+  server: RunningServer;
+  env: NodeJS.ProcessEnv;
+  dockerDir: string;
+  hatobaDir: string;
+  /** The helper actions run so far (from the wrapper's log). */
+  calls(): Promise<string[]>;
+  helper(args: string[], stdin?: string): Promise<Run>;
+  skopeo(args: string[]): Promise<Run>;
+  repo: string;
+  digest: string;
+}
+
+async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>): Promise<void> {
+  const id = randomBytes(4).toString('hex');
+  const root = await mkdtemp(join(tmpdir(), `hatoba-helper-interop-${id}-`));
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer();
+    const repo = `interop/helper-${id}`;
+    const pushed = await new TestRegistry(server.url).pushImage(repo, 'v1', { layers: [`credential helper interop ${id}`] });
+
+    // docker-credential-hatoba on PATH: a wrapper that runs the TS sources.
+    const bin = join(root, 'bin');
+    await mkdir(bin);
+    const log = join(root, 'helper-calls.log');
+    const wrapper = join(bin, 'docker-credential-hatoba');
+    await writeFile(
+      wrapper,
+      `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\ncd '${PROJECT_ROOT}' && exec '${process.execPath}' --import tsx '${join(PROJECT_ROOT, 'src/cli/docker-credential-hatoba.ts')}' "$@"\n`,
+    );
+    await chmod(wrapper, 0o755);
+
+    const dockerDir = join(root, 'docker');
+    const hatobaDir = join(root, 'hatoba');
+    const configured = await configureDocker(join(dockerDir, 'config.json'), [server.host]);
+    assert.deepEqual(configured.added, [server.host]);
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      PATH: `${bin}${delimiter}${process.env.PATH ?? ''}`,
+      HATOBA_CONFIG_DIR: hatobaDir,
+      DOCKER_CONFIG: dockerDir,
+      // skopeo reads this file first; the same one docker reads.
+      REGISTRY_AUTH_FILE: join(dockerDir, 'config.json'),
+      XDG_RUNTIME_DIR: join(root, 'run'),
+    };
+    await body({
+      server,
+      env,
+      dockerDir,
+      hatobaDir,
+      repo,
+      digest: pushed.digest as string,
+      calls: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean),
+      helper: (args, stdin) => run(wrapper, args, env, stdin),
+      skopeo: (args) => run(SKOPEO!, ['--insecure-policy', ...args], env),
+    });
+  } catch (err) {
+    t.diagnostic(`kept ${root} for inspection`);
+    throw err;
+  } finally {
+    await server?.dispose();
+  }
+  await rm(root, { recursive: true, force: true });
+}
+
+test('skopeo signs in through docker-credential-hatoba (credHelpers)', { skip: SKOPEO ? false : SKOPEO_MISSING, timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withFixture(t, async (f) => {
+    const listTags = ['list-tags', '--tls-verify=false', `docker://${f.server.host}/${f.repo}`];
+
+    // Nothing stored yet: the helper says "not found" and the registry refuses.
+    const refused = await f.skopeo(listTags);
+    assert.notEqual(refused.code, 0, `list-tags without credentials should fail:\n${refused.stdout}`);
+    assert.match(refused.stderr, /unauthorized|authentication required/i);
+    assert.ok((await f.calls()).includes('get'), 'skopeo asked the helper');
+
+    const stored = await f.helper(['store'], JSON.stringify({ ServerURL: f.server.host, Username: ADMIN.username, Secret: ADMIN.password }));
+    assert.equal(stored.code, 0, stored.stdout);
+
+    const tags = await f.skopeo(listTags);
+    assert.equal(tags.code, 0, tags.stderr);
+    assert.deepEqual(JSON.parse(tags.stdout).Tags, ['v1']);
+
+    const inspected = await f.skopeo(['inspect', '--tls-verify=false', `docker://${f.server.host}/${f.repo}:v1`]);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.equal(JSON.parse(inspected.stdout).Digest, f.digest);
+
+    // Erased: refused again.
+    assert.equal((await f.helper(['erase'], f.server.host)).code, 0);
+    assert.notEqual((await f.skopeo(listTags)).code, 0);
+  });
+});
+
+test('docker login stores an identity token through the helper; docker and skopeo use it', { skip: !DOCKER ? 'the docker CLI is not installed' : !SKOPEO ? SKOPEO_MISSING : false, timeout: TEST_TIMEOUT_MS }, async (t) => {
+  await withFixture(t, async (f) => {
+    const login = await run(DOCKER!, ['--config', f.dockerDir, 'login', '-u', ADMIN.username, '--password-stdin', f.server.host], f.env, ADMIN.password);
+    assert.equal(login.code, 0, login.stderr);
+    assert.ok((await f.calls()).includes('store'), 'docker login stored through the helper');
+
+    const saved = JSON.parse(await readFile(join(f.hatobaDir, 'credentials.json'), 'utf8'));
+    const entry = saved.credentials[f.server.host];
+    assert.ok(entry, `an entry for ${f.server.host}`);
+    // Hatoba's token service hands docker a refresh token; docker keeps it as an identity token.
+    assert.equal(entry.username, '<token>');
+    assert.ok(entry.secret.length > 20 && entry.secret !== ADMIN.password);
+    const config = JSON.parse(await readFile(join(f.dockerDir, 'config.json'), 'utf8'));
+    assert.equal(config.credHelpers[f.server.host], 'hatoba');
+    assert.equal(JSON.stringify(config.auths ?? {}).includes(ADMIN.password), false, 'no secret in config.json');
+
+    const manifest = await run(DOCKER!, ['--config', f.dockerDir, 'manifest', 'inspect', '--insecure', `${f.server.host}/${f.repo}:v1`], f.env);
+    assert.equal(manifest.code, 0, manifest.stderr);
+    assert.equal(JSON.parse(manifest.stdout).schemaVersion, 2);
+
+    const tags = await f.skopeo(['list-tags', '--tls-verify=false', `docker://${f.server.host}/${f.repo}`]);
+    assert.equal(tags.code, 0, `skopeo with docker's identity token: ${tags.stderr}`);
+    assert.deepEqual(JSON.parse(tags.stdout).Tags, ['v1']);
+
+    const logout = await run(DOCKER!, ['--config', f.dockerDir, 'logout', f.server.host], f.env);
+    assert.equal(logout.code, 0, logout.stderr);
+    assert.equal((await f.helper(['get'], f.server.host)).stdout, 'credentials not found in native keychain\n');
+  });
+});
