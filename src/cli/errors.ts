@@ -1,7 +1,7 @@
 // Failures as the user sees them: what went wrong, and what to do next.
 import { ApiError, ConnectionError } from '../client/management-client.js';
 import { AddressError } from '../client/server-address.js';
-import { DockerConfigError } from './docker-config.js';
+import { DockerConfigError } from '../credentials/docker-config.js';
 
 /** A failure with a message for the user, an optional hint (what to do next) and an exit code. */
 export class CliError extends Error {

@@ -5,7 +5,7 @@
 import { ManagementClient } from '../client/management-client.js';
 import { dockerKey, parseServerAddress } from '../client/server-address.js';
 import { knownUrl, readState } from './cli-state.js';
-import { dockerConfigPath, getAuth, helperFor, readDockerConfig } from './docker-config.js';
+import { dockerConfigPath, getAuth, helperFor, readDockerConfig } from '../credentials/docker-config.js';
 import { CliError, explain, type ErrorContext } from './errors.js';
 
 export interface ServerOptions {

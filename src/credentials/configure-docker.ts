@@ -16,8 +16,8 @@
 //   const r = await configureDocker(dockerConfigFile(), ['registry.example:5000']);
 //   for (const c of r.replaced) warn(`${c.server} used docker-credential-${c.previous}; now hatoba`);
 //   print(r.changed ? `updated ${r.path}` : `${r.path} already configured`);
-import { readFile } from 'node:fs/promises';
-import { withFileLock, writePrivateFileAtomic } from './files.js';
+import { readDockerConfigFile, writeDockerConfig } from './docker-config.js';
+import { withFileLock } from './files.js';
 
 export const HATOBA_HELPER = 'hatoba';
 
@@ -67,7 +67,7 @@ export async function configureDocker(configPath: string, servers: string[], hel
   if (servers.length === 0) throw new ConfigureDockerError('name at least one registry (host[:port]) to use docker-credential-hatoba for');
   const keys = [...new Set(servers.map(credHelperKey))];
   return withFileLock(configPath, async () => {
-    const { config, existed } = await readConfig(configPath);
+    const { config, existed } = await readDockerConfigFile(configPath);
     const result: ConfigureDockerResult = { path: configPath, servers: keys, added: [], replaced: [], unchanged: [], created: !existed, changed: false };
     let helpers = config.credHelpers;
     if (helpers === undefined || helpers === null) {
@@ -88,26 +88,8 @@ export async function configureDocker(configPath: string, servers: string[], hel
     }
     result.changed = !existed || result.added.length > 0 || result.replaced.length > 0;
     // Tab indentation, as docker itself writes the file.
-    if (result.changed) await writePrivateFileAtomic(configPath, `${JSON.stringify(config, null, '\t')}\n`);
+    if (result.changed) await writeDockerConfig(config, configPath);
     return result;
   });
 }
 
-async function readConfig(configPath: string): Promise<{ config: Record<string, unknown>; existed: boolean }> {
-  let text: string;
-  try {
-    text = await readFile(configPath, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { config: {}, existed: false };
-    throw new ConfigureDockerError(`cannot read ${configPath}: ${(err as Error).message}`);
-  }
-  if (text.trim() === '') return { config: {}, existed: true };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    throw new ConfigureDockerError(`${configPath} is not valid JSON (${(err as Error).message}); fix or move it, then try again`);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ConfigureDockerError(`${configPath} must hold a JSON object`);
-  return { config: parsed as Record<string, unknown>, existed: true };
-}

@@ -3,7 +3,7 @@
 // (`hatoba create rolebinding`, `hatoba get rolebindings`, `hatoba delete ...`).
 import { Command, Option } from 'commander';
 import type { SubjectKind } from '../../client/management-client.js';
-import { getAuth, setAuth, updateDockerConfig } from '../docker-config.js';
+import { getAuth, setAuth, updateDockerConfig } from '../../credentials/docker-config.js';
 import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS, printDocument, printList, printOne, type OutputFormat } from '../output.js';
 import { canPrompt, promptNewPassword, readStdinSecret } from '../prompt.js';

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ManagementClient } from '../../client/management-client.js';
 import { dockerKey, parseServerAddress } from '../../client/server-address.js';
 import { forgetServer, readState, rememberServer, writeState } from '../cli-state.js';
-import { dockerConfigPath, getAuth, helperFor, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../docker-config.js';
+import { dockerConfigPath, getAuth, helperFor, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../../credentials/docker-config.js';
 import { CliError, explain } from '../errors.js';
 import { canPrompt, promptLine, promptSecret, readStdinSecret } from '../prompt.js';
 import { openSession, type ServerOptions } from '../session.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { dockerKey, parseServerAddress, sameServer } from '../../src/client/server-address.js';
-import { dockerConfigPath, getAuth, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../../src/cli/docker-config.js';
+import { dockerConfigPath, getAuth, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../../src/credentials/docker-config.js';
 import { age, table } from '../../src/cli/output.js';
 
 const dirs: string[] = [];

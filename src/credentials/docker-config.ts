@@ -4,11 +4,9 @@
 // Every key Hatoba does not touch (credHelpers, credsStore, proxies,
 // other registries' auths...) is written back as it was read. Writes are
 // atomic (temp file + rename) and the file is private (0600).
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { dockerKey, sameServer } from '../client/server-address.js';
+import { dockerConfigFile, writePrivateFileAtomic } from './files.js';
 
 export interface DockerAuthEntry {
   auth?: string;
@@ -28,21 +26,23 @@ export interface DockerConfig {
 export class DockerConfigError extends Error {}
 
 /** $DOCKER_CONFIG/config.json, or ~/.docker/config.json. */
-export function dockerConfigPath(env: NodeJS.ProcessEnv = process.env): string {
-  const dir = env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
-  return join(dir, 'config.json');
-}
+export const dockerConfigPath = dockerConfigFile;
 
 /** Reads the config; a missing or empty file is an empty config. */
 export async function readDockerConfig(file = dockerConfigPath()): Promise<DockerConfig> {
+  return (await readDockerConfigFile(file)).config;
+}
+
+/** Reads the config and tells whether the file existed. */
+export async function readDockerConfigFile(file = dockerConfigPath()): Promise<{ config: DockerConfig; existed: boolean }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { config: {}, existed: false };
     throw new DockerConfigError(`cannot read ${file}: ${(err as Error).message}`);
   }
-  if (text.trim() === '') return {};
+  if (text.trim() === '') return { config: {}, existed: true };
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
@@ -54,42 +54,16 @@ export async function readDockerConfig(file = dockerConfigPath()): Promise<Docke
   if (config.auths !== undefined && (typeof config.auths !== 'object' || config.auths === null || Array.isArray(config.auths))) {
     throw new DockerConfigError(`"auths" in ${file} must be an object`);
   }
-  return config;
+  return { config, existed: true };
 }
 
 /**
- * Writes the config atomically: a private temp file next to it, fsync,
- * rename over it. If config.json is a symbolic link, the file it points to
- * is replaced and the link kept.
+ * Writes the config atomically (private temp file, fsync, rename), mode
+ * 0600, tab-indented as docker writes it. A symlinked config.json keeps its
+ * link.
  */
 export async function writeDockerConfig(config: DockerConfig, file = dockerConfigPath()): Promise<void> {
-  let target = file;
-  try {
-    target = await realpath(file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const dir = dirname(target);
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const temp = join(dir, `.config.json.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const handle = await open(temp, 'wx', 0o600);
-  try {
-    await handle.writeFile(`${JSON.stringify(config, null, '\t')}\n`, 'utf8');
-    await handle.chmod(0o600);
-    await handle.sync();
-  } catch (err) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await handle.close();
-  try {
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
-  await chmod(target, 0o600);
+  await writePrivateFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`);
 }
 
 /** Reads, changes and writes the config in one step. */

@@ -1,0 +1,127 @@
+// The CLI's local content store: where `hatoba image load` puts images so
+// that `tag` and `push` can follow, as with docker, but without a daemon.
+// Blobs (layers, configs, manifests) are kept by the same blob store the
+// server uses on disk; an index file maps references to manifests.
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { digestOf, type Digest } from '../formats/digest.js';
+import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
+
+export interface StoredImage {
+  /** e.g. `oracle_db:19c` or `registry.example/system/oracle_db:19c` */
+  reference: string;
+  digest: Digest;
+  mediaType: string;
+  /** ISO time it was loaded or tagged. */
+  created: string;
+}
+
+interface IndexFile {
+  images: StoredImage[];
+}
+
+export function defaultContentStoreDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.HATOBA_DATA_HOME) return env.HATOBA_DATA_HOME;
+  return join(env.XDG_DATA_HOME ?? join(homedir(), '.local', 'share'), 'hatoba');
+}
+
+export class ContentStore {
+  private readonly blobs: FilesystemBlobStore;
+  private readonly indexPath: string;
+
+  constructor(readonly root: string = defaultContentStoreDir()) {
+    this.blobs = new FilesystemBlobStore(root);
+    this.indexPath = join(root, 'images.json');
+  }
+
+  async init(): Promise<this> {
+    await mkdir(this.root, { recursive: true, mode: 0o700 });
+    await this.blobs.init();
+    return this;
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return (await this.blobs.stat(digest)) !== undefined;
+  }
+
+  async size(digest: Digest): Promise<number | undefined> {
+    return (await this.blobs.stat(digest))?.size;
+  }
+
+  /** Stores a blob from a stream, verifying its digest; a blob already present is kept. */
+  async putBlob(digest: Digest, body: Readable): Promise<number> {
+    const existing = await this.blobs.stat(digest);
+    if (existing) {
+      body.resume();
+      return existing.size;
+    }
+    const id = randomUUID();
+    try {
+      await this.blobs.append(id, 0, body);
+      return (await this.blobs.commit(id, digest)).size;
+    } catch (err) {
+      await this.blobs.abort(id).catch(() => {});
+      throw err;
+    }
+  }
+
+  async putBytes(bytes: Uint8Array): Promise<Digest> {
+    const digest = digestOf(bytes);
+    await this.putBlob(digest, Readable.from([Buffer.from(bytes)]));
+    return digest;
+  }
+
+  open(digest: Digest): Promise<Readable> {
+    return this.blobs.read(digest);
+  }
+
+  async readBytes(digest: Digest): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.blobs.read(digest)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async list(): Promise<StoredImage[]> {
+    return (await this.readIndex()).images;
+  }
+
+  async resolve(reference: string): Promise<StoredImage | undefined> {
+    return (await this.readIndex()).images.find((i) => i.reference === reference);
+  }
+
+  /** Points `reference` at a manifest already in the store. */
+  async tag(reference: string, digest: Digest, mediaType: string): Promise<StoredImage> {
+    const index = await this.readIndex();
+    const image: StoredImage = { reference, digest, mediaType, created: new Date().toISOString() };
+    index.images = [...index.images.filter((i) => i.reference !== reference), image].sort((a, b) => a.reference.localeCompare(b.reference));
+    await this.writeIndex(index);
+    return image;
+  }
+
+  async untag(reference: string): Promise<boolean> {
+    const index = await this.readIndex();
+    const kept = index.images.filter((i) => i.reference !== reference);
+    if (kept.length === index.images.length) return false;
+    await this.writeIndex({ images: kept });
+    return true;
+  }
+
+  private async readIndex(): Promise<IndexFile> {
+    try {
+      const parsed = JSON.parse(await readFile(this.indexPath, 'utf8')) as IndexFile;
+      return { images: Array.isArray(parsed.images) ? parsed.images : [] };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { images: [] };
+      throw new Error(`the local image index ${this.indexPath} is unreadable (${(err as Error).message}); move it away to start afresh`);
+    }
+  }
+
+  private async writeIndex(index: IndexFile): Promise<void> {
+    const tmp = `${this.indexPath}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(index, null, 2)}\n`, { mode: 0o600 });
+    await rename(tmp, this.indexPath);
+  }
+}
