@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { registerAdminCommands } from './commands/admin.js';
 import { registerLoginCommands } from './commands/login.js';
+import { registerToolCommands } from './commands/tools.js';
 import { explain, isExpected, report } from './errors.js';
 
 const program = new Command();
@@ -63,6 +64,7 @@ program
 
 registerLoginCommands(program);
 registerAdminCommands(program);
+registerToolCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isExpected(err)) {
