@@ -42,8 +42,11 @@ interface SigningKey {
 }
 
 export class TokenService {
+  private lastReload = 0;
+
   private constructor(
     readonly service: string,
+    private readonly identity: IdentityStore,
     private readonly signing: SigningKey,
     private readonly verifying: Map<string, CryptoKey | Uint8Array>,
     private readonly publicJwks: JWK[],
@@ -60,16 +63,31 @@ export class TokenService {
       // Another process may have raced us; everyone uses the newest row.
       rows = await identity.jwtKeys();
     }
-    const verifying = new Map<string, CryptoKey | Uint8Array>();
-    const publicJwks: JWK[] = [];
-    for (const row of rows) {
-      const jwk = JSON.parse(row.public_jwk) as JWK;
-      verifying.set(row.kid, await importJWK(jwk, 'ES256'));
-      publicJwks.push(jwk);
-    }
     const newest = rows[0]!;
     const privateKey = await importJWK(JSON.parse(decryptSecret(masterKey, newest.private_jwk_encrypted)) as JWK, 'ES256');
-    return new TokenService(service, { kid: newest.kid, privateKey, publicJwk: JSON.parse(newest.public_jwk) as JWK }, verifying, publicJwks);
+    const service_ = new TokenService(service, identity, { kid: newest.kid, privateKey, publicJwk: JSON.parse(newest.public_jwk) as JWK }, new Map(), []);
+    await service_.loadPublicKeys(rows);
+    return service_;
+  }
+
+  /** Verifying keys: all in the database, so tokens of other processes (and rotated keys) verify. */
+  private async loadPublicKeys(rows: { kid: string; public_jwk: string }[]): Promise<void> {
+    for (const row of rows) {
+      if (this.verifying.has(row.kid)) continue;
+      const jwk = JSON.parse(row.public_jwk) as JWK;
+      this.verifying.set(row.kid, await importJWK(jwk, 'ES256'));
+      this.publicJwks.push(jwk);
+    }
+  }
+
+  /** A key id we do not know may be another process's new key: look again, at most every few seconds. */
+  private async keyFor(kid: string | undefined): Promise<CryptoKey | Uint8Array | undefined> {
+    if (!kid) return undefined;
+    const known = this.verifying.get(kid);
+    if (known || Date.now() - this.lastReload < 5_000) return known;
+    this.lastReload = Date.now();
+    await this.loadPublicKeys(await this.identity.jwtKeys());
+    return this.verifying.get(kid);
   }
 
   jwks(): { keys: JWK[] } {
@@ -116,7 +134,7 @@ export class TokenService {
       ({ payload } = await jwtVerify(
         token,
         async (header) => {
-          const key = header.kid ? this.verifying.get(header.kid) : undefined;
+          const key = await this.keyFor(header.kid);
           if (!key) throw new TokenError('token signed by an unknown key');
           return key;
         },

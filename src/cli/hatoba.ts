@@ -18,10 +18,11 @@ program
   .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:5000; HATOBA_LISTEN)')
   .option('--data-dir <dir>', 'where metadata (SQLite) and blobs are kept (default ./data; HATOBA_DATA_DIR)')
   .addOption(new Option('--log-level <level>', 'log level (HATOBA_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string }) => {
+  .option('--workers <n>', 'server processes sharing the port (default 1; HATOBA_WORKERS)')
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string }) => {
     let config;
     try {
-      config = loadConfig({ file: opts.config, flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never } });
+      config = loadConfig({ file: opts.config, flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never } });
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`hatoba: ${err.message}\n`);
@@ -30,6 +31,20 @@ program
       throw err;
     }
     // Loaded here so that the client commands start without the server's modules.
+    const { isWorker, startWorkers } = await import('../server/workers.js');
+    if (config.workers > 1 && !isWorker()) {
+      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`));
+      if (workers.createdAdminPassword) announceAdmin(workers.createdAdminPassword, workers.url);
+      process.stderr.write(`hatoba: listening on ${workers.url} (data in ${config.dataDir}, ${config.workers} workers)\n`);
+      const stop = async (signal: string) => {
+        process.stderr.write(`hatoba: ${signal}, shutting down\n`);
+        await workers.stop();
+        process.exit(0);
+      };
+      process.once('SIGTERM', () => void stop('SIGTERM'));
+      process.once('SIGINT', () => void stop('SIGINT'));
+      return;
+    }
     const { createServer } = await import('../server/app.js');
     const server = await createServer(config);
     let url: string;
@@ -42,14 +57,9 @@ program
       await server.close();
       process.exit(1);
     }
-    if (server.createdAdminPassword) {
-      // Shown once, on the terminal only (never in the JSON log).
-      process.stderr.write(
-        `hatoba: created the first user "admin" with password: ${server.createdAdminPassword}\n` +
-          `hatoba: it is shown only now; sign in with: skopeo login ${url.replace(/^https?:\/\//, '')} -u admin\n`,
-      );
-    }
-    process.stderr.write(`hatoba: listening on ${url} (data in ${config.dataDir})\n`);
+    if (server.createdAdminPassword) announceAdmin(server.createdAdminPassword, url);
+    // A worker's primary announces the address for all of them.
+    if (!isWorker()) process.stderr.write(`hatoba: listening on ${url} (data in ${config.dataDir})\n`);
     let closing = false;
     const shutdown = async (signal: string) => {
       if (closing) return;
@@ -61,6 +71,14 @@ program
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
     process.on('SIGINT', () => void shutdown('SIGINT'));
   });
+
+/** The generated first password is shown once, on the terminal only (never in the JSON log). */
+function announceAdmin(password: string, url: string): void {
+  process.stderr.write(
+    `hatoba: created the first user "admin" with password: ${password}\n` +
+      `hatoba: it is shown only now; sign in with: skopeo login ${url.replace(/^https?:\/\//, '')} -u admin\n`,
+  );
+}
 
 registerLoginCommands(program);
 registerAdminCommands(program);

@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { digestOf, type Digest } from '../formats/digest.js';
+import type { BlobSink, IncomingBlob } from '../formats/image-archive-common.js';
 import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
 
 export interface StoredImage {
@@ -66,6 +67,61 @@ export class ContentStore {
       await this.blobs.abort(id).catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Stores a blob whose digest is known only once the stream has ended
+   * (a classic `docker save` layer.tar): staged while it streams, then
+   * published under `await digest` (verified against the staged bytes).
+   * A stream that fails publishes nothing.
+   */
+  async putBlobDigestLater(body: Readable, digest: Promise<Digest>): Promise<{ digest: Digest; size: number }> {
+    const id = randomUUID();
+    try {
+      await this.blobs.append(id, 0, body);
+      const final = await digest;
+      if (await this.blobs.stat(final)) {
+        await this.blobs.abort(id);
+        return { digest: final, size: (await this.blobs.stat(final))!.size };
+      }
+      return await this.blobs.commit(id, final);
+    } catch (err) {
+      digest.catch(() => {});
+      await this.blobs.abort(id).catch(() => {});
+      throw err;
+    }
+  }
+
+  /**
+   * A BlobSink for the image-archive readers: a blob with a known digest is
+   * stored under it (verified), one without is staged and published under
+   * the digest the reader computed. `onBlob` is told of each stored blob.
+   */
+  sink(onBlob?: (blob: { digest: Digest; size: number; path: string }) => void): BlobSink {
+    return {
+      putBlob: async (blob: IncomingBlob) => {
+        if (blob.expected) {
+          let size: number;
+          if (await this.has(blob.expected)) {
+            // Already here: read it through anyway, so the reader verifies it and moves on.
+            for await (const chunk of blob.stream) void chunk;
+            size = blob.size;
+          } else {
+            size = await this.putBlob(blob.expected, blob.stream);
+          }
+          await blob.digest;
+          onBlob?.({ digest: blob.expected, size, path: blob.path });
+        } else {
+          const stored = await this.putBlobDigestLater(blob.stream, blob.digest);
+          onBlob?.({ ...stored, path: blob.path });
+        }
+      },
+    };
+  }
+
+  /** Removes a blob (nothing happens when it is not there). */
+  deleteBlob(digest: Digest): Promise<void> {
+    return this.blobs.delete(digest);
   }
 
   async putBytes(bytes: Uint8Array): Promise<Digest> {

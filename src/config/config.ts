@@ -16,6 +16,8 @@ export const configSchema = z
     manifest_max_bytes: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     /** Upload sessions idle this long are discarded. */
     upload_idle_timeout_seconds: z.coerce.number().int().positive().default(24 * 3600),
+    /** Server processes sharing the port (node:cluster). */
+    workers: z.coerce.number().int().min(1).max(64).default(1),
     /** The `service` of the token protocol (also the JWT issuer and audience). */
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
@@ -34,6 +36,7 @@ export interface ServerConfig {
   uploadIdleTimeoutMs: number;
   tokenService: string;
   publicUrl?: string;
+  workers: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -46,6 +49,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_MANIFEST_MAX_BYTES: 'manifest_max_bytes',
   HATOBA_UPLOAD_IDLE_TIMEOUT_SECONDS: 'upload_idle_timeout_seconds',
   HATOBA_TOKEN_SERVICE: 'token_service',
+  HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
 };
 
@@ -84,6 +88,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     manifestMaxBytes: c.manifest_max_bytes,
     uploadIdleTimeoutMs: c.upload_idle_timeout_seconds * 1000,
     tokenService: c.token_service,
+    workers: c.workers,
     publicUrl: c.public_url,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,

@@ -304,7 +304,7 @@ export class IdentityStore {
   // --- JWT signing keys --------------------------------------------------------
 
   async jwtKeys(): Promise<{ kid: string; public_jwk: string; private_jwk_encrypted: string; created_at: number }[]> {
-    return this.db.selectFrom('jwt_keys').selectAll().orderBy('created_at', 'desc').execute();
+    return this.db.selectFrom('jwt_keys').selectAll().orderBy('created_at', 'desc').orderBy('kid', 'desc').execute();
   }
 
   async addJwtKey(kid: string, publicJwk: string, privateJwkEncrypted: string): Promise<void> {

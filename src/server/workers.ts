@@ -1,0 +1,67 @@
+// `hatoba serve --workers N`: N server processes on one port (node:cluster),
+// sharing the data directory. The primary prepares what must happen once
+// (schema migration, the first admin, the token signing key) before any
+// worker starts, restarts workers that die, and stops them on SIGTERM.
+import cluster, { type Worker } from 'node:cluster';
+import type { ServerConfig } from '../config/config.js';
+
+export interface WorkersHandle {
+  url: string;
+  createdAdminPassword?: string;
+  stop(): Promise<void>;
+}
+
+const RESTART_DELAY_MS = 1000;
+
+export async function startWorkers(config: ServerConfig, count: number, log: (line: string) => void): Promise<WorkersHandle> {
+  const { createServer } = await import('./app.js');
+  const once = await createServer(config);
+  const createdAdminPassword = once.createdAdminPassword;
+  await once.close();
+
+  let stopping = false;
+  const fork = () => cluster.fork({ HATOBA_WORKER: '1' });
+  const url = await new Promise<string>((resolve, reject) => {
+    let listening = 0;
+    cluster.on('listening', (_worker: Worker, address) => {
+      listening += 1;
+      if (listening === count) {
+        const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+        resolve(`http://${host}:${address.port}`);
+      }
+    });
+    cluster.on('exit', (worker, code, signal) => {
+      if (stopping) return;
+      if (listening < count) {
+        reject(new Error(`worker ${worker.process.pid} exited (${signal ?? code}) before listening`));
+        return;
+      }
+      log(`worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+      setTimeout(() => !stopping && fork(), RESTART_DELAY_MS).unref();
+    });
+    for (let i = 0; i < count; i++) fork();
+  });
+
+  return {
+    url,
+    createdAdminPassword,
+    async stop() {
+      stopping = true;
+      const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+      await Promise.all(
+        workers.map(
+          (w) =>
+            new Promise<void>((resolve) => {
+              if (w.isDead()) return resolve();
+              w.once('exit', () => resolve());
+              w.process.kill('SIGTERM');
+            }),
+        ),
+      );
+    },
+  };
+}
+
+export function isWorker(): boolean {
+  return cluster.isWorker;
+}
