@@ -3,9 +3,6 @@
 // the work is done by the layers below.
 import { Command, Option } from 'commander';
 import { ConfigError, loadConfig } from '../config/config.js';
-import { registerAdminCommands } from './commands/admin.js';
-import { registerLoginCommands } from './commands/login.js';
-import { registerToolCommands } from './commands/tools.js';
 import { explain, isExpected, report } from './errors.js';
 
 const program = new Command();
@@ -80,9 +77,14 @@ function announceAdmin(password: string, url: string): void {
   );
 }
 
-registerLoginCommands(program);
-registerAdminCommands(program);
-registerToolCommands(program);
+// The client commands (and their dependencies, such as the S3 SDK) are not
+// loaded for `serve`, so the server process carries only what it runs.
+if (process.argv[2] !== 'serve') {
+  (await import('./commands/login.js')).registerLoginCommands(program);
+  (await import('./commands/admin.js')).registerAdminCommands(program);
+  (await import('./commands/tools.js')).registerToolCommands(program);
+  (await import('./commands/image.js')).registerImageCommands(program);
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (isExpected(err)) {

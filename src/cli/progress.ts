@@ -27,7 +27,6 @@ export class ProgressReporter {
   private drawn = 0;
   private timer: NodeJS.Timeout | undefined;
   private dirty = false;
-  private finished = false;
 
   constructor(
     readonly mode: ProgressMode,
@@ -38,7 +37,7 @@ export class ProgressReporter {
 
   /** The listener to hand to pushBlob / openBlob / copyImage / pushImage. */
   readonly listener = (event: BlobProgress): void => {
-    if (this.mode === 'quiet' || this.finished) return;
+    if (this.mode === 'quiet') return;
     const prev = this.rows.get(event.digest);
     // A blob copied to several places: once done, keep it done.
     if (prev && FINAL.has(prev.state) && !FINAL.has(event.state)) return;
@@ -66,12 +65,16 @@ export class ProgressReporter {
     this.schedule(true);
   }
 
-  /** Draws the last state and stops redrawing. */
+  /**
+   * Draws the last state and leaves it on the screen; blobs reported after
+   * this (the next image) get bars of their own below.
+   */
   finish(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.mode === 'tty' && !this.finished) this.draw();
-    this.finished = true;
+    if (this.mode === 'tty' && this.rows.size > 0) this.draw();
+    this.rows.clear();
+    this.drawn = 0;
   }
 
   private line(text: string): void {
@@ -100,7 +103,7 @@ export class ProgressReporter {
 
   private draw(): void {
     this.dirty = false;
-    const width = (this.out as NodeJS.WriteStream).columns ?? 100;
+    const width = (this.out as NodeJS.WriteStream).columns || 100;
     const lines = [...this.rows.values()].map((r) => ttyLine(r, this.verb).slice(0, Math.max(20, width - 1)));
     let text = this.drawn > 0 ? `\x1b[${this.drawn}A\r` : '';
     for (const l of lines) text += `\x1b[2K${l}\n`;

@@ -3,11 +3,12 @@
 // Blobs (layers, configs, manifests) are kept by the same blob store the
 // server uses on disk; an index file maps references to manifests.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { digestOf, type Digest } from '../formats/digest.js';
+import { digestOf, isDigest, type Digest } from '../formats/digest.js';
+import { parseManifest } from '../formats/manifest.js';
 import type { BlobSink, IncomingBlob } from '../formats/image-archive-common.js';
 import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
 
@@ -163,6 +164,87 @@ export class ContentStore {
     if (kept.length === index.images.length) return false;
     await this.writeIndex({ images: kept });
     return true;
+  }
+
+  /**
+   * Deletes blobs no stored reference leads to (through indexes, manifests,
+   * configs and layers). Blobs younger than `minAgeMs` are kept, so that a
+   * load or pull running at the same time (its blobs not yet tagged) is
+   * not robbed. Returns what was deleted.
+   */
+  async prune(minAgeMs = 10 * 60_000): Promise<{ blobs: number; bytes: number }> {
+    const keep = new Set<string>();
+    const visit = async (digest: string, mediaType?: string): Promise<void> => {
+      if (keep.has(digest)) return;
+      keep.add(digest);
+      if (!(await this.has(digest as Digest))) return;
+      let parsed;
+      try {
+        parsed = parseManifest(await this.readBytes(digest as Digest), mediaType);
+      } catch {
+        return; // not a manifest (or damaged): nothing below it
+      }
+      for (const m of parsed.manifests) await visit(m.digest, m.mediaType);
+      for (const b of parsed.blobs) keep.add(b.digest);
+    };
+    for (const img of await this.list()) await visit(img.digest, img.mediaType);
+    let blobs = 0;
+    let bytes = 0;
+    const now = Date.now();
+    const base = join(this.root, 'blobs');
+    for (const algorithm of await readdir(base).catch(() => [] as string[])) {
+      for (const prefix of await readdir(join(base, algorithm)).catch(() => [] as string[])) {
+        for (const hex of await readdir(join(base, algorithm, prefix)).catch(() => [] as string[])) {
+          const digest = `${algorithm}:${hex}`;
+          if (!isDigest(digest) || keep.has(digest)) continue;
+          const info = await stat(join(base, algorithm, prefix, hex)).catch(() => undefined);
+          if (!info || now - info.mtimeMs < minAgeMs) continue;
+          await this.blobs.delete(digest as Digest);
+          blobs++;
+          bytes += info.size;
+        }
+      }
+    }
+    return { blobs, bytes };
+  }
+
+  /**
+   * Remembers that a registry's repository holds these blobs (pushed or
+   * pulled), so a later push to another repository there can mount them
+   * instead of uploading them again. Best effort: a lost record only costs
+   * an upload.
+   */
+  async recordLocation(registry: string, repository: string, digests: Iterable<string>): Promise<void> {
+    const all = await this.readLocations();
+    const byDigest = (all[registry] ??= {});
+    for (const d of digests) {
+      const repos = (byDigest[d] ?? []).filter((r) => r !== repository);
+      byDigest[d] = [repository, ...repos].slice(0, 5);
+    }
+    const tmp = `${this.locationsPath}.${process.pid}.tmp`;
+    await writeFile(tmp, `${JSON.stringify(all)}\n`, { mode: 0o600 });
+    await rename(tmp, this.locationsPath);
+  }
+
+  /** Repositories of a registry known to hold some of these blobs, those holding most first. */
+  async knownLocations(registry: string, digests: Iterable<string>): Promise<string[]> {
+    const byDigest = (await this.readLocations())[registry] ?? {};
+    const score = new Map<string, number>();
+    for (const d of digests) for (const r of byDigest[d] ?? []) score.set(r, (score.get(r) ?? 0) + 1);
+    return [...score.entries()].sort((a, b) => b[1] - a[1]).map(([r]) => r);
+  }
+
+  private get locationsPath(): string {
+    return join(this.root, 'locations.json');
+  }
+
+  private async readLocations(): Promise<Record<string, Record<string, string[]>>> {
+    try {
+      const parsed = JSON.parse(await readFile(this.locationsPath, 'utf8')) as unknown;
+      return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, Record<string, string[]>>) : {};
+    } catch {
+      return {};
+    }
   }
 
   private async readIndex(): Promise<IndexFile> {

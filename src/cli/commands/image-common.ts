@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import { ContentStore, defaultContentStoreDir } from '../../client/content-store.js';
 import { DigestMismatchError, RegistryApiError, RegistryClient, RegistryClientError, RegistryConnectionError, type BlobSource, type RegistryCredentials } from '../../client/registry-client.js';
@@ -18,7 +17,7 @@ import { ImageArchiveError, canonicalReference, readImageArchive, type ImageArch
 import { parseManifest } from '../../formats/manifest.js';
 import { INDEX_MANIFEST_TYPES } from '../../formats/media-types.js';
 import { readOciLayoutDirectory } from '../../formats/oci-layout-dir.js';
-import { dockerConfigPath, decodeAuth, getAuth, helperFor, readDockerConfig, type DockerConfig } from '../../credentials/docker-config.js';
+import { decodeAuth, getAuth, helperFor, readDockerConfig, type DockerConfig } from '../../credentials/docker-config.js';
 import { CredentialStore, isIdentityToken } from '../../credentials/store.js';
 import { knownUrl, readState } from '../cli-state.js';
 import { CliError, explain } from '../errors.js';
@@ -102,6 +101,14 @@ export function pathOfName(name: string): string {
   return path;
 }
 
+/** Docker's short form: `docker.io/library/alpine:3` -> `alpine:3`, `docker.io/a/b:1` -> `a/b:1`; other names as they are. */
+export function familiarName(name: string): string {
+  for (const prefix of ['docker.io/library/', 'index.docker.io/library/', 'docker.io/', 'index.docker.io/']) {
+    if (name.startsWith(prefix)) return name.slice(prefix.length);
+  }
+  return name;
+}
+
 /** Splits `a/b:tag` into path and tag (undefined without one). */
 export function splitTag(name: string): { path: string; tag?: string } {
   const colon = name.lastIndexOf(':');
@@ -175,6 +182,8 @@ export interface LoadedItem {
   mediaType: string;
   /** full names (`registry.example/system/oracle_db:19c`, `alpine:3.19`) */
   names: string[];
+  /** bare tags of OCI layouts (`org.opencontainers.image.ref.name` = `19c`): name no repository */
+  tags: string[];
   platform?: string;
 }
 
@@ -230,11 +239,12 @@ export async function loadSource(src: string, store: ContentStore, progress: Pro
   for (const m of [...archive.indexes, ...archive.images]) {
     if (children.has(m.digest)) continue;
     const names: string[] = [];
-    for (const n of m.repoTags) if (!names.includes(n)) names.push(n);
+    for (const n of m.repoTags) if (!names.includes(familiarName(n))) names.push(familiarName(n));
     // ref.name annotations that are whole names (skopeo's `name:tag`); a bare tag names no repository.
     for (const r of m.refNames) if ((r.includes('/') || r.includes(':')) && !names.some((n) => canonicalReference(n) === canonicalReference(normalizeLocalName(r)))) names.push(normalizeLocalName(r));
+    const tags = m.refNames.filter((r) => !r.includes('/') && !r.includes(':'));
     const platform = m.kind === 'image' && m.platform ? [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/') : undefined;
-    items.push({ kind: m.kind, digest: m.digest, mediaType: m.mediaType, names, ...(platform ? { platform } : {}) });
+    items.push({ kind: m.kind, digest: m.digest, mediaType: m.mediaType, names, tags, ...(platform ? { platform } : {}) });
   }
   for (const w of archive.warnings) progress.note(`warning: ${w}`);
   return { label, archive, items };
@@ -436,13 +446,3 @@ export async function guarded<T>(body: (track: (c: Connection) => Connection) =>
     for (const c of conns) c.client.close();
   }
 }
-
-export function readableToBuffer(stream: Readable): Promise<Buffer> {
-  return (async () => {
-    const chunks: Buffer[] = [];
-    for await (const c of stream) chunks.push(c as Buffer);
-    return Buffer.concat(chunks);
-  })();
-}
-
-export const DOCKER_CONFIG_PATH = dockerConfigPath;

@@ -83,7 +83,7 @@ function allManifests(m: PulledManifest, out: PulledManifest[] = []): PulledMani
   return out;
 }
 
-function allBlobs(m: PulledManifest): Descriptor[] {
+export function allBlobs(m: PulledManifest): Descriptor[] {
   const seen = new Map<string, Descriptor>();
   for (const x of allManifests(m)) for (const b of x.parsed.blobs) if (!seen.has(b.digest) && !b.urls?.length) seen.set(b.digest, b);
   return [...seen.values()];
