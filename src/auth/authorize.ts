@@ -20,32 +20,68 @@ export function isWithin(path: string, namespace: string): boolean {
   return namespace === '' || path === namespace || path.startsWith(`${namespace}/`);
 }
 
+/**
+ * What a principal holds, loaded from the database: the verbs its role
+ * bindings grant per namespace, and the public projects. Loaded for the
+ * prefixes of one resource, or whole (to filter a catalog page).
+ */
+export interface Grants {
+  principal: Principal;
+  byNamespace: Map<string, Set<string>>;
+  publicProjects: Set<string>;
+}
+
+/** The rules, in one place: which verbs `grants` give on `resource`. */
+export function verbsOn(grants: Grants, resource: string): Set<Verb> {
+  const { principal } = grants;
+  const prefixes = namespacePrefixes(resource);
+  const verbs = new Set<Verb>();
+  // Anyone, signed in or not, may pull from a public project.
+  if (resource !== '' && prefixes.slice(1).some((p) => grants.publicProjects.has(p))) verbs.add('pull');
+  if (principal.kind === 'anonymous') return verbs;
+  // A robot acts only inside its own namespace, whatever it is bound to.
+  if (principal.kind === 'robot' && (resource === '' || !isWithin(resource, principal.namespace))) return verbs;
+  for (const prefix of prefixes) for (const v of grants.byNamespace.get(prefix) ?? []) verbs.add(v as Verb);
+  return verbs;
+}
+
 export class Authorizer {
   constructor(private readonly identity: IdentityStore) {}
 
+  /** The one decision function: may `principal` do `verb` on `resource`? */
   async authorize(principal: Principal, verb: Verb, resource: string): Promise<boolean> {
     return (await this.allowedVerbs(principal, resource)).has(verb);
   }
 
   /** Every verb the principal holds on the resource (for token requests). */
   async allowedVerbs(principal: Principal, resource: string): Promise<Set<Verb>> {
-    const prefixes = namespacePrefixes(resource);
-    const verbs = new Set<Verb>();
-    // Anyone, signed in or not, may pull from a public project.
-    if (resource !== '' && (await this.identity.anyPublicProject(prefixes.slice(1)))) verbs.add('pull');
-    if (principal.kind === 'anonymous') return verbs;
-    let subjects: { kind: string; ids: number[] }[];
-    if (principal.kind === 'robot') {
-      // A robot acts only inside its own namespace, whatever it is bound to.
-      if (!isWithin(resource, principal.namespace) || resource === '') return verbs;
-      subjects = [{ kind: 'robot', ids: [principal.id] }];
-    } else {
-      subjects = [
-        { kind: 'user', ids: [principal.id] },
-        { kind: 'group', ids: await this.identity.groupsOf(principal.id) },
-      ];
+    return verbsOn(await this.grants(principal, namespacePrefixes(resource)), resource);
+  }
+
+  /** A decision function for many resources at once (a catalog page): one load, then no queries. */
+  async decider(principal: Principal): Promise<(verb: Verb, resource: string) => boolean> {
+    const grants = await this.grants(principal);
+    return (verb, resource) => verbsOn(grants, resource).has(verb);
+  }
+
+  /** Loads the grants at `namespaces` (all namespaces when absent). */
+  private async grants(principal: Principal, namespaces?: string[]): Promise<Grants> {
+    const publicProjects = new Set(await this.identity.publicProjects(namespaces?.slice(1)));
+    const byNamespace = new Map<string, Set<string>>();
+    if (principal.kind !== 'anonymous') {
+      const subjects =
+        principal.kind === 'robot'
+          ? [{ kind: 'robot', ids: [principal.id] }]
+          : [
+              { kind: 'user', ids: [principal.id] },
+              { kind: 'group', ids: await this.identity.groupsOf(principal.id) },
+            ];
+      for (const { namespace, verbs } of await this.identity.grantedVerbs(subjects, namespaces)) {
+        const set = byNamespace.get(namespace) ?? new Set<string>();
+        for (const v of verbs) set.add(v);
+        byNamespace.set(namespace, set);
+      }
     }
-    for (const v of await this.identity.grantedVerbs(prefixes, subjects)) verbs.add(v as Verb);
-    return verbs;
+    return { principal, byNamespace, publicProjects };
   }
 }

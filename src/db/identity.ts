@@ -236,11 +236,12 @@ export class IdentityStore {
     return Number(r.numDeletedRows) > 0;
   }
 
-  /** Whether any of `namespaces` is a public project. */
-  async anyPublicProject(namespaces: string[]): Promise<boolean> {
-    if (namespaces.length === 0) return false;
-    const r = await this.db.selectFrom('projects').select('name').where('name', 'in', namespaces).where('public', '=', 1).executeTakeFirst();
-    return r !== undefined;
+  /** The public projects among `namespaces` (all of them when absent). */
+  async publicProjects(namespaces?: string[]): Promise<string[]> {
+    if (namespaces !== undefined && namespaces.length === 0) return [];
+    let q = this.db.selectFrom('projects').select('name').where('public', '=', 1);
+    if (namespaces !== undefined) q = q.where('name', 'in', namespaces);
+    return (await q.execute()).map((r) => r.name);
   }
 
   // --- roles and bindings ------------------------------------------------------
@@ -287,18 +288,17 @@ export class IdentityStore {
     return Number(r.numDeletedRows) > 0;
   }
 
-  /** Verbs granted to any of `subjects` by bindings at any of `namespaces`. */
-  async grantedVerbs(namespaces: string[], subjects: { kind: string; ids: number[] }[]): Promise<Set<string>> {
+  /** The verbs granted to any of `subjects`, per namespace bound at (only `namespaces`, when given). */
+  async grantedVerbs(subjects: { kind: string; ids: number[] }[], namespaces?: string[]): Promise<{ namespace: string; verbs: string[] }[]> {
     const wanted = subjects.filter((s) => s.ids.length > 0);
-    if (wanted.length === 0 || namespaces.length === 0) return new Set();
-    const rows = await this.db
+    if (wanted.length === 0 || (namespaces !== undefined && namespaces.length === 0)) return [];
+    let q = this.db
       .selectFrom('role_bindings as b')
       .innerJoin('roles as r', 'r.name', 'b.role')
-      .select('r.verbs')
-      .where('b.namespace', 'in', namespaces)
-      .where((eb) => eb.or(wanted.map((s) => eb.and([eb('b.subject_kind', '=', s.kind), eb('b.subject_id', 'in', s.ids)]))))
-      .execute();
-    return new Set(rows.flatMap((r) => r.verbs.split(' ')));
+      .select(['b.namespace', 'r.verbs'])
+      .where((eb) => eb.or(wanted.map((s) => eb.and([eb('b.subject_kind', '=', s.kind), eb('b.subject_id', 'in', s.ids)]))));
+    if (namespaces !== undefined) q = q.where('b.namespace', 'in', namespaces);
+    return (await q.execute()).map((r) => ({ namespace: r.namespace, verbs: r.verbs.split(' ') }));
   }
 
   // --- JWT signing keys --------------------------------------------------------

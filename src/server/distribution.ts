@@ -249,7 +249,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
     const query = req.query as Query;
     const n = pageSize(first(query.n), DEFAULT_CATALOG_PAGE)!;
     // Only the repositories the caller may pull from are listed.
-    const page = await registry.catalog(n, first(query.last), (name) => guard.identity.authorizer.authorize(auth.principal, 'pull', name));
+    const may = await guard.identity.authorizer.decider(auth.principal);
+    const page = await registry.catalog(n, first(query.last), async (name) => may('pull', name));
     if (page.more && page.repositories.length > 0) nextLink(reply, '/v2/_catalog', n, page.repositories.at(-1)!);
     return reply.send({ repositories: page.repositories });
   }
