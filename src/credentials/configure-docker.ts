@@ -16,6 +16,7 @@
 //   const r = await configureDocker(dockerConfigFile(), ['registry.example:5000']);
 //   for (const c of r.replaced) warn(`${c.server} used docker-credential-${c.previous}; now hatoba`);
 //   print(r.changed ? `updated ${r.path}` : `${r.path} already configured`);
+import { dockerKey } from '../client/server-address.js';
 import { readDockerConfigFile, writeDockerConfig } from './docker-config.js';
 import { withFileLock } from './files.js';
 
@@ -48,12 +49,8 @@ export interface ConfigureDockerResult {
  * dropped (`https://registry.example:5000/v2/` -> `registry.example:5000`).
  */
 export function credHelperKey(server: string): string {
-  let s = server.trim();
-  const scheme = /^https?:\/\//i.exec(s);
-  if (scheme) s = s.slice(scheme[0].length);
-  const slash = s.indexOf('/');
-  if (slash >= 0) s = s.slice(0, slash);
-  if (s === '' || /[\s"\\]/.test(s) || /^[a-z][a-z0-9+.-]*:\/\//i.test(s)) {
+  const s = /^https?:\/\//i.test(server.trim()) || !/^[a-z][a-z0-9+.-]*:\/\//i.test(server.trim()) ? dockerKey(server) : '';
+  if (s === '' || /[\s"\\]/.test(s)) {
     throw new ConfigureDockerError(`"${server}" is not a registry address: use host[:port]`);
   }
   return s;

@@ -21,6 +21,7 @@
 //       "registry.example:5000": { "serverURL": "registry.example:5000", "username": "jdoe", "secret": "..." }
 //     }
 //   }
+import { dockerKey } from '../client/server-address.js';
 import { readFile } from 'node:fs/promises';
 import { credentialsFile, withFileLock, writePrivateFileAtomic } from './files.js';
 
@@ -55,12 +56,7 @@ interface StoreFile {
  * `https://Registry.Example:5000/v2/` -> `registry.example:5000`.
  */
 export function normalizeServerURL(serverURL: string): string {
-  let s = serverURL.trim();
-  const scheme = /^https?:\/\//i.exec(s);
-  if (scheme) s = s.slice(scheme[0].length);
-  const slash = s.indexOf('/');
-  if (slash >= 0) s = s.slice(0, slash);
-  return s.toLowerCase();
+  return dockerKey(serverURL).toLowerCase();
 }
 
 export class CredentialStore {
