@@ -33,6 +33,8 @@ export interface IssuedToken {
 export class TokenError extends Error {}
 
 const ACCESS_TTL_SECONDS = 300;
+/** Verified access tokens remembered (oldest dropped first). */
+const VERIFIED_CACHE_SIZE = 10_000;
 const REFRESH_TTL_SECONDS = 30 * 24 * 3600;
 
 interface SigningKey {
@@ -43,6 +45,7 @@ interface SigningKey {
 
 export class TokenService {
   private lastReload = 0;
+  private readonly verified = new Map<string, { result: { subject: TokenSubject; access: AccessEntry[] }; exp: number }>();
 
   private constructor(
     readonly service: string,
@@ -106,9 +109,17 @@ export class TokenService {
   }
 
   async verifyAccess(token: string): Promise<{ subject: TokenSubject; access: AccessEntry[] }> {
+    // A token's bytes never change, so its signature is checked once; a
+    // cached result is still refused after the token's expiry.
+    const now = Date.now() / 1000;
+    const cached = this.verified.get(token);
+    if (cached && cached.exp > now) return cached.result;
     const payload = await this.verify(token, 'access');
     const access = Array.isArray(payload.access) ? (payload.access as AccessEntry[]) : [];
-    return { subject: readSubject(payload), access };
+    const result = { subject: readSubject(payload), access };
+    if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(token, { result, exp: payload.exp ?? now });
+    return result;
   }
 
   async verifyRefresh(token: string): Promise<TokenSubject> {
