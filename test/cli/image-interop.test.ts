@@ -5,7 +5,6 @@
 // where a missing skopeo fails with how to install it.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -14,25 +13,9 @@ import { writeOciLayout } from '../helpers/oci-layout.js';
 import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 import { removeHomes, show } from './helpers.js';
 import { imageHome, saveTarball, workDir, type ImageHome, removeWorkDir } from './image-helpers.js';
+import { requireTool } from '../helpers/tools.js';
 
-const MISSING = 'skopeo is not installed: run `apt-get install -y skopeo` to run the image CLI interop tests';
-
-function findSkopeo(): string | undefined {
-  for (const p of [process.env.SKOPEO, '/usr/bin/skopeo', '/usr/local/bin/skopeo']) {
-    if (!p) continue;
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // next
-    }
-  }
-  return undefined;
-}
-const SKOPEO = findSkopeo();
-if (!SKOPEO && process.env.CI === 'true') {
-  it('skopeo is installed (required in CI)', () => assert.fail(MISSING));
-}
+const { path: SKOPEO, missing: MISSING } = requireTool('skopeo', 'apt-get install -y skopeo', 'the image CLI interop tests');
 
 function skopeo(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -18,7 +18,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -26,30 +25,15 @@ import { test, type TestContext } from 'node:test';
 import { configureDocker } from '../../src/credentials/configure-docker.js';
 import { TestRegistry } from '../helpers/registry-client.js';
 import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
+import { findExecutable, requireTool } from '../helpers/tools.js';
 
-const SKOPEO_MISSING = 'skopeo is not installed: run `apt-get install -y skopeo` (Debian package) to run the credential-helper interop tests';
 const RUN_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 300_000;
 
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const SKOPEO = process.env.SKOPEO ?? which('skopeo');
-const DOCKER = process.env.DOCKER ?? which('docker');
-
-if (!SKOPEO && process.env.CI === 'true') {
-  test('skopeo is installed (required in CI)', () => assert.fail(SKOPEO_MISSING));
-}
+const skopeoTool = requireTool('skopeo', 'apt-get install -y skopeo', 'the credential-helper interop tests');
+const SKOPEO = skopeoTool.path;
+const SKOPEO_MISSING = skopeoTool.missing;
+const DOCKER = process.env.DOCKER ?? findExecutable('docker');
 
 interface Run {
   code: number | null;

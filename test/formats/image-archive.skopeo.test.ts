@@ -5,9 +5,9 @@
 // fails.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { accessSync, constants as fsConstants, createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import { after, describe, it } from 'node:test';
@@ -16,26 +16,9 @@ import { writeDockerArchive, writeOciArchive, type ImageSource } from '../../src
 import { readOciLayoutDirectory } from '../../src/formats/oci-layout-dir.js';
 import { findRef, writeOciLayout, type LayoutIndexJson } from '../helpers/oci-layout.js';
 import { makeImage, memorySink, ociManifest, sha256, type TestImage } from './image-archive.fixtures.js';
+import { requireTool } from '../helpers/tools.js';
 
-const MISSING = 'skopeo is not installed: run `apt-get install -y skopeo` to run the image-archive interop tests';
-
-function findExecutable(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), fsConstants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const SKOPEO = process.env.SKOPEO ?? findExecutable('skopeo');
-if (!SKOPEO && process.env.CI === 'true') {
-  it('skopeo is installed (required in CI)', () => assert.fail(MISSING));
-}
+const { path: SKOPEO, missing: MISSING } = requireTool('skopeo', 'apt-get install -y skopeo', 'the image-archive interop tests');
 
 function skopeo(args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -12,43 +12,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants as fsConstants, existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 
 import { findRef, writeOciLayout, type LayoutIndexJson, type WrittenLayout } from '../helpers/oci-layout.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
+import { requireTool } from '../helpers/tools.js';
 import { Api, call, uniq } from '../auth/access-helpers.js';
 import type { Credentials } from '../helpers/registry-client.js';
 
-const MISSING_MESSAGE = 'skopeo is not installed: run `apt-get install -y skopeo` (Debian package) to run the skopeo interop tests';
 const SKOPEO_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 300_000;
 
-function findExecutable(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, name);
-    try {
-      accessSync(candidate, fsConstants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-
-const SKOPEO = process.env.SKOPEO ?? findExecutable('skopeo');
-const skip: string | false = SKOPEO ? false : MISSING_MESSAGE;
-
-if (!SKOPEO && process.env.CI === 'true') {
-  test('skopeo is installed (required in CI)', () => {
-    assert.fail(MISSING_MESSAGE);
-  });
-}
+const { path: SKOPEO, skip } = requireTool('skopeo', 'apt-get install -y skopeo', 'the skopeo interop tests');
 
 // ---------------------------------------------------------------------------
 // running skopeo
