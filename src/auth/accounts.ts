@@ -3,6 +3,7 @@
 // validated here, once, for every front end (REST API, CLI, bootstrap).
 import type { IdentityStore, RoleBindingRow, RobotRow, UserRow } from '../db/identity.js';
 import { parseRepositoryName, ReferenceFormatError } from '../formats/reference.js';
+import type { User as PublicUser, AuthToken as PublicToken, Robot as PublicRobot, RoleBinding as PublicRoleBinding } from '../formats/management-api.js';
 import { RegistryError } from '../registry/errors.js';
 import { isWithin } from './authorize.js';
 import { robotLogin } from './principal.js';
@@ -13,38 +14,7 @@ const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}$/;
 const SIMPLE_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 export const MIN_PASSWORD_LENGTH = 8;
 
-export interface PublicUser {
-  username: string;
-  email: string | null;
-  disabled: boolean;
-  created_at: string;
-}
-
-export interface PublicToken {
-  id: string;
-  name: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked: boolean;
-}
-
-export interface PublicRobot {
-  login: string;
-  namespace: string;
-  name: string;
-  description: string | null;
-  created_at: string;
-  expires_at: string | null;
-}
-
-export interface PublicRoleBinding {
-  name: string;
-  namespace: string;
-  role: string;
-  subject: { kind: string; name: string };
-  created_at: string;
-}
+export type { User as PublicUser, AuthToken as PublicToken, Robot as PublicRobot, RoleBinding as PublicRoleBinding } from '../formats/management-api.js';
 
 export type SubjectRef = { kind: 'user' | 'group' | 'robot'; name: string };
 

@@ -3,12 +3,17 @@
 // endpoint). Requests carry Basic credentials; failures become ApiError
 // (carrying the OCI error code and message) or ConnectionError.
 
+import type { AuthToken, Robot, RoleBinding, SubjectKind, User } from '../formats/management-api.js';
+
+export type { AuthToken, Robot, RoleBinding, SubjectKind, User } from '../formats/management-api.js';
+
 export interface Credentials {
   username: string;
   password: string;
 }
 
-// --- the API's JSON shapes (see docs/access.md) ---------------------------------
+// --- the API's JSON shapes (see docs/access.md); the shared ones are in
+// formats/management-api.ts --------------------------------------------------
 
 export interface Me {
   kind: 'user' | 'robot' | 'anonymous';
@@ -16,31 +21,6 @@ export interface Me {
   via?: 'password' | 'token';
   namespace?: string;
   name?: string;
-}
-
-export interface User {
-  username: string;
-  email: string | null;
-  disabled: boolean;
-  created_at: string;
-}
-
-export interface AuthToken {
-  id: string;
-  name: string;
-  created_at: string;
-  expires_at: string | null;
-  last_used_at: string | null;
-  revoked: boolean;
-}
-
-export interface Robot {
-  login: string;
-  namespace: string;
-  name: string;
-  description: string | null;
-  created_at: string;
-  expires_at: string | null;
 }
 
 export interface Group {
@@ -67,16 +47,6 @@ export interface Role {
   builtin: boolean;
 }
 
-export type SubjectKind = 'user' | 'group' | 'robot';
-
-export interface RoleBinding {
-  name: string;
-  /** '' is the instance. */
-  namespace: string;
-  role: string;
-  subject: { kind: SubjectKind | string; name: string };
-  created_at: string;
-}
 
 export interface AuditEntry {
   id: number;
