@@ -10,11 +10,10 @@
 // is also compared with its real output.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
 import { formatPullSecret, goYamlString, PullSecretError } from '../../src/formats/k8s-pull-secret.js';
 import { dockerConfigJsonFor, goJsonString, goJsonStringMap } from '../../src/formats/dockerconfigjson.js';
+import { findExecutable } from '../helpers/tools.js';
 
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 
@@ -163,19 +162,7 @@ test('Go JSON helpers: escaping and map key order', () => {
 // ---------------------------------------------------------------------------
 // against the real kubectl, when there is one
 
-function which(name: string): string | undefined {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (!dir) continue;
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
-const KUBECTL = process.env.KUBECTL ?? which('kubectl');
+const KUBECTL = process.env.KUBECTL ?? findExecutable('kubectl');
 
 test('byte for byte the output of the installed kubectl', { skip: KUBECTL ? false : 'kubectl is not installed' }, () => {
   const kubectl = (args: string[]) => execFileSync(KUBECTL!, ['create', 'secret', 'docker-registry', ...args, '--dry-run=client'], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '/dev/null' } });
