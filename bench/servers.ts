@@ -165,7 +165,9 @@ export async function startHatoba(keep: boolean, extraArgs: string[]): Promise<R
   // The compiled server, as users run it (tsx would add its own ~50 MB and
   // a transpiler to the measured process).
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  const args = ['dist/cli/hatoba.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...extraArgs];
+  // BENCH_HATOBA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
+  const nodeArgs = (process.env.BENCH_HATOBA_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  const args = [...nodeArgs, 'dist/cli/hatoba.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...extraArgs];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const t = track(child, tail);
   const baseUrl = await new Promise<string>((resolve, reject) => {

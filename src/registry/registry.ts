@@ -44,5 +44,6 @@ export class Registry {
 
   async close(): Promise<void> {
     await this.meta.close();
+    await this.store.close?.();
   }
 }

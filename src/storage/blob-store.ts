@@ -27,6 +27,8 @@ export interface BlobStore {
   commit(uploadId: string, expected: Digest): Promise<BlobInfo>;
   abort(uploadId: string): Promise<void>;
   delete(digest: Digest): Promise<void>;
+  /** Releases descriptors and buffers the store holds. */
+  close?(): void | Promise<void>;
 }
 
 export class BlobNotFoundError extends Error {

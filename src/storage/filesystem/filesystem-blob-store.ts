@@ -26,6 +26,7 @@ import {
   type BlobInfo,
   type BlobStore,
 } from '../blob-store.js';
+import { appendDirect, DirectIo } from './direct-io.js';
 
 /** The running digest of an upload, valid while `size` equals the staged size. */
 interface RunningDigest {
@@ -46,7 +47,12 @@ export class FilesystemBlobStore implements BlobStore {
   // entry and recomputes the digest from the staged bytes at commit.
   private readonly running = new Map<string, RunningDigest>();
 
-  constructor(readonly root: string) {
+  private direct?: DirectIo;
+
+  constructor(
+    readonly root: string,
+    private readonly options: { directIo?: boolean } = {},
+  ) {
     this.blobsDir = join(root, 'blobs');
     this.uploadsDir = join(root, 'uploads');
   }
@@ -54,6 +60,17 @@ export class FilesystemBlobStore implements BlobStore {
   async init(): Promise<void> {
     await mkdir(this.blobsDir, { recursive: true });
     await mkdir(this.uploadsDir, { recursive: true });
+    if (this.options.directIo !== false) this.direct = DirectIo.open(this.root); // same file system as uploads/
+  }
+
+  /** Whether uploads are written with O_DIRECT (see direct-io.ts). */
+  get directIo(): boolean {
+    return this.direct?.enabled ?? false;
+  }
+
+  close(): void {
+    this.direct?.close();
+    this.direct = undefined;
   }
 
   private blobPath(digest: Digest): string {
@@ -114,19 +131,25 @@ export class FilesystemBlobStore implements BlobStore {
       if (offset === 0) running = { algorithm: 'sha256', hash: createDigester('sha256'), size: 0 };
       else if (running && running.size !== offset) running = undefined;
       this.running.delete(uploadId);
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          running?.hash.update(chunk);
-          size += chunk.length;
-          if (size - flushedAt >= FLUSH_EVERY && !flushing) {
-            flushedAt = size;
-            flushing = handle.datasync().finally(() => (flushing = undefined));
-          }
-          done(null, chunk);
-        },
-      });
-      await pipeline(body, tap, createWriteStream(path, { flags: 'a', highWaterMark: READ_CHUNK }));
-      await flushing;
+      const digesting = running;
+      const written = this.direct ? await appendDirect(this.direct, path, offset, body, (chunk) => digesting?.hash.update(chunk)) : undefined;
+      if (written !== undefined) {
+        size = written;
+      } else {
+        const tap = new Transform({
+          transform(chunk: Buffer, _enc, done) {
+            digesting?.hash.update(chunk);
+            size += chunk.length;
+            if (size - flushedAt >= FLUSH_EVERY && !flushing) {
+              flushedAt = size;
+              flushing = handle.datasync().finally(() => (flushing = undefined));
+            }
+            done(null, chunk);
+          },
+        });
+        await pipeline(body, tap, createWriteStream(path, { flags: 'a', highWaterMark: READ_CHUNK }));
+        await flushing;
+      }
     } catch (err) {
       // Roll back to the last good offset; the running digest has seen the
       // partial bytes, so drop it and let commit recompute.
