@@ -154,6 +154,7 @@ export function machineTable(m: MachineInfo): string {
     ['Node / kernel', `${m.node} / ${m.kernel}`],
     ['sha256, one core (node:crypto)', `${fmt(m.sha256MBps)} MB/s`],
     [`durable write (new ${m.durableWriteBytes / 2 ** 20} MiB file + fsync), before / after the run`, `${fmt(m.durableWriteMBps)} / ${fmt(m.durableWriteMBpsAfter)} MB/s`],
+    [`durable write with O_DIRECT (same file, 4 MiB writes + fsync), before / after`, m.directWriteMBps === undefined ? 'not supported here' : `${fmt(m.directWriteMBps)} / ${fmt(m.directWriteMBpsAfter)} MB/s`],
     ['loopback TCP, one connection', `${fmt(m.loopbackMBps)} MB/s`],
   ]);
 }
