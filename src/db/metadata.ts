@@ -163,11 +163,20 @@ export class Metadata {
         .executeTakeFirst();
       if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) await insertReferences(trx, repositoryId, m);
       if (tag !== undefined) {
-        await trx
+        // A tag that already points at this manifest is left alone (its
+        // updated_at is when it last pointed somewhere new), so pushing the
+        // same tag again does not invalidate cached tag lists.
+        const upserted = await trx
           .insertInto('tags')
           .values({ repository_id: repositoryId, name: tag, manifest_digest: m.digest, updated_at: now })
-          .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ manifest_digest: m.digest, updated_at: now }))
-          .execute();
+          .onConflict((oc) =>
+            oc
+              .columns(['repository_id', 'name'])
+              .doUpdateSet({ manifest_digest: m.digest, updated_at: now })
+              .where('tags.manifest_digest', '<>', m.digest),
+          )
+          .executeTakeFirst();
+        if (Number(upserted.numInsertedOrUpdatedRows ?? 0) > 0) await bumpTagsVersion(trx, repositoryId);
       }
     });
   }
@@ -196,15 +205,30 @@ export class Metadata {
     return this.db.transaction().execute(async (trx) => {
       const result = await trx.deleteFrom('manifests').where('repository_id', '=', repositoryId).where('digest', '=', digest).executeTakeFirst();
       if (Number(result.numDeletedRows) === 0) return false;
-      await trx.deleteFrom('tags').where('repository_id', '=', repositoryId).where('manifest_digest', '=', digest).execute();
+      const untagged = await trx.deleteFrom('tags').where('repository_id', '=', repositoryId).where('manifest_digest', '=', digest).executeTakeFirst();
+      if (Number(untagged.numDeletedRows) > 0) await bumpTagsVersion(trx, repositoryId);
       await trx.deleteFrom('manifest_references').where('repository_id', '=', repositoryId).where('manifest_digest', '=', digest).execute();
       return true;
     });
   }
 
   async deleteTag(repositoryId: number, tag: string): Promise<boolean> {
-    const result = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
-    return Number(result.numDeletedRows) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
+      if (Number(result.numDeletedRows) === 0) return false;
+      await bumpTagsVersion(trx, repositoryId);
+      return true;
+    });
+  }
+
+  /**
+   * The repository's tag-list version (see RepositoriesTable.tags_version):
+   * one primary-key lookup. Read it before the tags it labels, never after,
+   * so that a list is never older than the version it is kept under.
+   */
+  async tagsVersion(repositoryId: number): Promise<number | undefined> {
+    const row = await this.db.selectFrom('repositories').select('tags_version').where('id', '=', repositoryId).executeTakeFirst();
+    return row === undefined ? undefined : Number(row.tags_version);
   }
 
   async listTags(repositoryId: number, limit: number | undefined, after?: string): Promise<string[]> {
@@ -257,6 +281,15 @@ export class Metadata {
   async deleteUpload(id: string): Promise<void> {
     await this.db.deleteFrom('uploads').where('id', '=', id).execute();
   }
+}
+
+/** Every statement that adds, moves or removes a tag calls this in its transaction. */
+async function bumpTagsVersion(trx: Transaction<Database>, repositoryId: number): Promise<void> {
+  await trx
+    .updateTable('repositories')
+    .set((eb) => ({ tags_version: eb('tags_version', '+', 1) }))
+    .where('id', '=', repositoryId)
+    .execute();
 }
 
 async function insertReferences(trx: Transaction<Database>, repositoryId: number, m: NewManifest): Promise<void> {

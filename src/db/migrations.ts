@@ -174,6 +174,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.createIndex('audit_log_principal_at').on('audit_log').columns(['principal', 'at']).execute();
     },
   },
+  '0003_tags_version': {
+    // A counter per repository that every change to its tags increments in
+    // the same transaction. A process that caches a repository's tag list
+    // keeps the version it read with it, and serves the cache only while the
+    // database still holds that version; so caches in several processes (or
+    // nodes sharing PostgreSQL) never serve a list that has changed.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('repositories')
+        .addColumn('tags_version', 'bigint', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

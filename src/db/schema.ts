@@ -5,6 +5,12 @@ export interface RepositoriesTable {
   id: Generated<number>;
   name: string;
   created_at: number;
+  /**
+   * Incremented in the same transaction as every change to the
+   * repository's tags (a tag added, moved, or removed), so that a cached
+   * tag list can be checked against it (see registry/tag-list-cache.ts).
+   */
+  tags_version: Generated<number>;
 }
 
 /** A blob known to the registry (its bytes are in the blob store). */

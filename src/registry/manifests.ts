@@ -1,6 +1,7 @@
 // Manifests and tags: storing a manifest after checking everything it
 // points at exists in the repository, reading by tag or digest, deleting,
-// listing tags, and the referrers API (OCI 1.1 `subject`).
+// listing tags (through a version-checked cache of whole tag lists), and
+// the referrers API (OCI 1.1 `subject`).
 import type { Metadata, ManifestRow } from '../db/metadata.js';
 import { digestAlgorithm, digestOf, type Digest } from '../formats/digest.js';
 import { ManifestFormatError, parseManifest, type Descriptor } from '../formats/manifest.js';
@@ -8,6 +9,7 @@ import { OCI_INDEX } from '../formats/media-types.js';
 import type { ManifestReference, RepositoryName } from '../formats/reference.js';
 import { RegistryError } from './errors.js';
 import { requireRepository } from './repositories.js';
+import { indexAfter, makeTagList, TagListCache, type TagList } from './tag-list-cache.js';
 
 export const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -33,6 +35,7 @@ export class Manifests {
   constructor(
     private readonly meta: Metadata,
     readonly maxBytes: number = DEFAULT_MANIFEST_MAX_BYTES,
+    readonly tagLists: TagListCache = new TagListCache(),
   ) {}
 
   async put(name: RepositoryName, reference: ManifestReference, content: Uint8Array, contentType?: string): Promise<PutManifestResult> {
@@ -107,12 +110,39 @@ export class Manifests {
     if (!deleted) throw manifestUnknown(name, reference);
   }
 
-  /** One page of tags in lexical order; `more` says whether a next page exists. */
+  /**
+   * Every tag of the repository, in lexical order, with the serialized
+   * `{"name","tags"}` body: from the cache when the repository's tags have
+   * not changed since it was filled, else read and kept.
+   */
+  async tagList(name: RepositoryName): Promise<TagList> {
+    const repositoryId = await requireRepository(this.meta, name);
+    const version = await this.tagsVersion(name, repositoryId);
+    return this.tagLists.load(repositoryId, version, async () => makeTagList(name, version, await this.meta.listTags(repositoryId, undefined)));
+  }
+
+  /**
+   * One page of tags in lexical order; `more` says whether a next page
+   * exists. Sliced from the cached list when it is current; otherwise one
+   * indexed range query (a page does not load the whole list).
+   */
   async tags(name: RepositoryName, limit: number | undefined, last?: string): Promise<{ tags: string[]; more: boolean }> {
     const repositoryId = await requireRepository(this.meta, name);
+    const cached = this.tagLists.get(repositoryId, await this.tagsVersion(name, repositoryId));
+    if (cached !== undefined) {
+      const start = last === undefined ? 0 : indexAfter(cached.tags, last);
+      const end = limit === undefined ? cached.tags.length : Math.min(start + limit, cached.tags.length);
+      return { tags: cached.tags.slice(start, end), more: end < cached.tags.length };
+    }
     const rows = await this.meta.listTags(repositoryId, limit === undefined ? undefined : limit + 1, last);
     const more = limit !== undefined && rows.length > limit;
     return { tags: more ? rows.slice(0, limit) : rows, more };
+  }
+
+  private async tagsVersion(name: RepositoryName, repositoryId: number): Promise<number> {
+    const version = await this.meta.tagsVersion(repositoryId);
+    if (version === undefined) throw new RegistryError('NAME_UNKNOWN', `repository ${name} is not known to this registry`, { name });
+    return version;
   }
 
   async referrers(name: RepositoryName, subject: Digest, artifactType?: string): Promise<ReferrersIndex> {

@@ -239,6 +239,11 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
     const query = req.query as Query;
     const n = pageSize(first(query.n), undefined);
     const last = first(query.last);
+    if (n === undefined && last === undefined) {
+      // The whole list, as skopeo and regclient ask for it: the cached body.
+      const list = await manifests.tagList(name);
+      return reply.type('application/json; charset=utf-8').send(list.body);
+    }
     const page = await manifests.tags(name, n, last);
     if (page.more && n !== undefined && page.tags.length > 0) nextLink(reply, `/v2/${name}/tags/list`, n, page.tags.at(-1)!);
     return reply.send({ name, tags: page.tags });

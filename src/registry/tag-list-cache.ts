@@ -1,0 +1,140 @@
+// The complete tag list of recently listed repositories, kept in memory as
+// the sorted array and as the serialized response body, so that
+// `GET /v2/<name>/tags/list` of a repository with 100,000 tags is one
+// indexed query and a Buffer write instead of reading and serializing
+// 100,000 rows.
+//
+// It is only a cache (DESIGN.md: nothing a request needs lives only in one
+// process's memory). Each entry carries the repository's `tags_version`
+// read from the database *before* its tags were read; every tag change
+// increments that version in its own transaction. An entry is served only
+// while the database still holds its version, so a list changed by this
+// process, another `--workers` process or another node is never served
+// stale. Memory is bounded by an estimate of the bytes held, least recently
+// used first out.
+
+/** Total estimated bytes kept by default. */
+export const DEFAULT_TAG_LIST_CACHE_BYTES = 32 * 1024 * 1024;
+
+/** Rough V8 cost of one short string in an array beyond its characters. */
+const PER_TAG_OVERHEAD = 24;
+
+export interface TagList {
+  /** The repository's tags_version this list is the state of. */
+  readonly version: number;
+  /** Every tag, in byte order (the order SQL `ORDER BY name` gives). */
+  readonly tags: readonly string[];
+  /** `{"name":...,"tags":[...]}` of exactly `tags`. */
+  readonly body: Buffer;
+  /** Estimated memory held by this entry. */
+  readonly bytes: number;
+}
+
+export function tagListBody(name: string, tags: readonly string[]): Buffer {
+  return Buffer.from(JSON.stringify({ name, tags }));
+}
+
+export function makeTagList(name: string, version: number, tags: readonly string[]): TagList {
+  const body = tagListBody(name, tags);
+  let bytes = body.byteLength;
+  for (const t of tags) bytes += t.length + PER_TAG_OVERHEAD;
+  return { version, tags, body, bytes };
+}
+
+/** Index of the first tag sorting after `last` (tags.length if none). */
+export function indexAfter(tags: readonly string[], last: string): number {
+  let lo = 0;
+  let hi = tags.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (tags[mid]! <= last) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class TagListCache {
+  // A Map iterates in insertion order: re-inserting on use makes the first
+  // key the least recently used.
+  private readonly entries = new Map<number, TagList>();
+  private readonly loading = new Map<string, Promise<TagList>>();
+  private held = 0;
+
+  constructor(readonly maxBytes: number = DEFAULT_TAG_LIST_CACHE_BYTES) {}
+
+  /** Estimated bytes held now. */
+  get bytes(): number {
+    return this.held;
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The repository's list if it is cached at exactly `version`. */
+  get(repositoryId: number, version: number): TagList | undefined {
+    const entry = this.entries.get(repositoryId);
+    if (entry === undefined) return undefined;
+    if (entry.version !== version) {
+      // An older entry can never be served again. (A newer one can be
+      // seen by a request that read the version just before a change.)
+      if (entry.version < version) this.remove(repositoryId);
+      return undefined;
+    }
+    this.entries.delete(repositoryId);
+    this.entries.set(repositoryId, entry);
+    return entry;
+  }
+
+  /**
+   * The cached list at `version`, or the one `read` returns, which is then
+   * kept. Concurrent misses for the same version share one read.
+   * `read` must read the tags after `version` was read.
+   */
+  async load(repositoryId: number, version: number, read: () => Promise<TagList>): Promise<TagList> {
+    const hit = this.get(repositoryId, version);
+    if (hit !== undefined) return hit;
+    const key = `${repositoryId}:${version}`;
+    let pending = this.loading.get(key);
+    if (pending === undefined) {
+      pending = read().then(
+        (list) => {
+          this.loading.delete(key);
+          this.put(repositoryId, list);
+          return list;
+        },
+        (err: unknown) => {
+          this.loading.delete(key);
+          throw err;
+        },
+      );
+      this.loading.set(key, pending);
+    }
+    return pending;
+  }
+
+  put(repositoryId: number, list: TagList): void {
+    const existing = this.entries.get(repositoryId);
+    if (existing !== undefined && existing.version > list.version) return;
+    if (existing !== undefined) this.remove(repositoryId);
+    if (list.bytes > this.maxBytes) return;
+    this.entries.set(repositoryId, list);
+    this.held += list.bytes;
+    for (const [id] of this.entries) {
+      if (this.held <= this.maxBytes) break;
+      this.remove(id);
+    }
+  }
+
+  clear(): void {
+    this.entries.clear();
+    this.held = 0;
+  }
+
+  private remove(repositoryId: number): void {
+    const entry = this.entries.get(repositoryId);
+    if (entry === undefined) return;
+    this.entries.delete(repositoryId);
+    this.held -= entry.bytes;
+  }
+}
