@@ -1,6 +1,10 @@
-// Paginated listings: all tags of one big repository, and the catalog.
+// Listings: all tags of one big repository (whole, as skopeo asks; in n
+// pages, as crane asks; and right after a tag change), and the catalog.
 import { BenchError } from '../client.js';
+import { ociManifest } from '../data.js';
+import type { Registry } from '../oci.js';
 import { Samples } from '../stats.js';
+import type { Fixture } from './fixture.js';
 import type { Scenario } from './types.js';
 
 function checkSorted(items: string[]): boolean {
@@ -8,31 +12,106 @@ function checkSorted(items: string[]): boolean {
   return true;
 }
 
+/** Every seeded tag exactly once, or a BenchError saying what is wrong. */
+function checkTags(fx: Fixture, items: string[], pages: number): void {
+  const t = fx.tags;
+  const what = `tags list of ${t.repo} (${items.length} tags in ${pages} request(s))`;
+  if (items.length !== t.count) throw new BenchError(`${what}: expected ${t.count} tags`);
+  const seen = new Set(items);
+  if (seen.size !== items.length) throw new BenchError(`${what}: duplicate tags`);
+  for (let i = 0; i < t.count; i++) if (!seen.has(t.tag(i))) throw new BenchError(`${what}: ${t.tag(i)} missing`);
+}
+
+/**
+ * Follows `Link: <...>; rel="next"` from `firstPath` until there is none,
+ * as every client that lists tags does. The walk's time is the requests
+ * and the JSON parsing (what a client does), not the checks after it;
+ * `onPage` gets each response's time, from request to its last byte.
+ */
+async function walkAll(reg: Registry, fx: Fixture, firstPath: string, onPage?: (ms: number) => void): Promise<{ seconds: number; pages: number; items: string[] }> {
+  const t0 = performance.now();
+  const { items, pages } = await reg.walkList(firstPath, 'tags', onPage);
+  const seconds = (performance.now() - t0) / 1000;
+  checkTags(fx, items, pages);
+  return { seconds, pages, items };
+}
+
+/** Full-list walks per --tag-walks: one request each, so a few give a steadier median. */
+const FULL_LIST_WALKS = 5;
+
 export const tagsList: Scenario = {
   id: 'tags-list',
-  title: 'tags list, paginated',
+  title: 'tags list, as skopeo lists (no n, follow Link)',
+  unit: 'tags/s',
+  latencyLabel: 'request',
+  seeds: ['tags'],
+  enabled: (cfg) => cfg.tags > 0,
+  async run({ reg, cfg, fx }) {
+    const lat = new Samples();
+    const notes: string[] = [];
+    let seconds = 0;
+    const walks = FULL_LIST_WALKS * cfg.tagWalks;
+    for (let w = 0; w < walks; w++) {
+      const walk = await walkAll(reg, fx, `/v2/${fx.tags.repo}/tags/list`, (ms) => lat.push(ms));
+      seconds += walk.seconds;
+      if (w === 0) {
+        notes.push(`${walk.pages} request(s) per walk`);
+        if (!checkSorted(walk.items)) notes.push('not in lexical order');
+      }
+    }
+    return { work: fx.tags.count * walks, seconds, latenciesMs: lat.values(), notes };
+  },
+};
+
+export const tagsListPaged: Scenario = {
+  id: 'tags-list-paged',
+  title: 'tags list, n=1000 pages (as crane lists)',
   unit: 'tags/s',
   latencyLabel: 'page',
   seeds: ['tags'],
   enabled: (cfg) => cfg.tags > 0,
   async run({ reg, cfg, fx }) {
-    const t = fx.tags;
     const lat = new Samples();
     const notes: string[] = [];
-    const t0 = performance.now();
+    let seconds = 0;
     for (let w = 0; w < cfg.tagWalks; w++) {
-      const { items, pages } = await reg.walkList(`/v2/${t.repo}/tags/list?n=${cfg.tagsPage}`, 'tags', (ms) => lat.push(ms));
-      if (items.length !== t.count) throw new BenchError(`tags list of ${t.repo}: ${items.length} tags in ${pages} pages, expected ${t.count}`);
-      const seen = new Set(items);
-      if (seen.size !== items.length) throw new BenchError(`tags list of ${t.repo}: duplicate tags across pages`);
-      for (let i = 0; i < t.count; i++) if (!seen.has(t.tag(i))) throw new BenchError(`tags list of ${t.repo}: ${t.tag(i)} missing`);
+      const walk = await walkAll(reg, fx, `/v2/${fx.tags.repo}/tags/list?n=${cfg.tagsPage}`, (ms) => lat.push(ms));
+      seconds += walk.seconds;
       if (w === 0) {
-        notes.push(`${pages} pages`);
-        if (!checkSorted(items)) notes.push('not in lexical order');
-        if (pages === 1 && t.count > cfg.tagsPage) notes.push(`n=${cfg.tagsPage} ignored`);
+        notes.push(`${walk.pages} pages`);
+        if (!checkSorted(walk.items)) notes.push('not in lexical order');
+        if (walk.pages === 1 && fx.tags.count > cfg.tagsPage) notes.push(`n=${cfg.tagsPage} ignored`);
       }
     }
-    return { work: t.count * cfg.tagWalks, seconds: (performance.now() - t0) / 1000, latenciesMs: lat.values(), notes };
+    return { work: fx.tags.count * cfg.tagWalks, seconds, latenciesMs: lat.values(), notes };
+  },
+};
+
+/** Full-list walks per --tag-walks in tags-list-after-push, each after a tag move. */
+const AFTER_PUSH_WALKS = 3;
+let moves = 0;
+
+export const tagsListAfterPush: Scenario = {
+  id: 'tags-list-after-push',
+  title: 'tags list right after a tag moved (no n)',
+  unit: 'tags/s',
+  latencyLabel: 'request',
+  seeds: ['tags'],
+  enabled: (cfg) => cfg.tags > 0,
+  async run({ reg, cfg, fx }) {
+    const t = fx.tags;
+    const lat = new Samples();
+    let seconds = 0;
+    const walks = AFTER_PUSH_WALKS * cfg.tagWalks;
+    for (let w = 0; w < walks; w++) {
+      // Untimed: point the first tag at a manifest it never pointed at, so
+      // the tag set is the same but any cached list is out of date.
+      const moved = ociManifest(fx.base.configDesc, [fx.base.layerDesc], { 'org.hatoba.bench': `tags-move-${++moves}` });
+      await reg.putManifest(t.repo, t.tag(0), moved);
+      const walk = await walkAll(reg, fx, `/v2/${t.repo}/tags/list`, (ms) => lat.push(ms));
+      seconds += walk.seconds;
+    }
+    return { work: t.count * walks, seconds, latenciesMs: lat.values() };
   },
 };
 
