@@ -6,17 +6,35 @@ import type { Metadata } from '../db/metadata.js';
 import type { Digest } from '../formats/digest.js';
 import { resolveRange, type ByteRange } from '../formats/http-range.js';
 import type { RepositoryName } from '../formats/reference.js';
-import { BlobNotFoundError, type BlobStore } from '../storage/blob-store.js';
+import { BlobNotFoundError, type BlobFile, type BlobStore } from '../storage/blob-store.js';
 import { RegistryError } from './errors.js';
+import { SmallBlobCache } from './small-blob-cache.js';
 
 export interface BlobRead {
   size: number;
   /** Set when a single satisfiable range was asked for. */
   range?: ByteRange;
-  body: Readable;
+  content: BlobContent;
 }
 
+/**
+ * The bytes to send (of the range, when there is one): nothing for an empty
+ * blob; the bytes themselves for a small one; the open file where the
+ * store has one (the caller reads it and must close it); else a stream.
+ */
+export type BlobContent =
+  | { kind: 'empty' }
+  | { kind: 'bytes'; data: Buffer }
+  | { kind: 'file'; file: BlobFile }
+  | { kind: 'stream'; body: Readable };
+
+/** Blobs up to this size are served from memory (see small-blob-cache.ts). */
+const SMALL_BLOB_BYTES = 64 * 1024;
+const SMALL_BLOB_CACHE_BYTES = 16 * 1024 * 1024;
+
 export class Blobs {
+  private readonly small = new SmallBlobCache(SMALL_BLOB_BYTES, SMALL_BLOB_CACHE_BYTES);
+
   constructor(
     private readonly meta: Metadata,
     private readonly store: BlobStore,
@@ -24,8 +42,7 @@ export class Blobs {
 
   /** Size of a blob linked to the repository, or BLOB_UNKNOWN. */
   async size(name: RepositoryName, digest: Digest): Promise<number> {
-    const repositoryId = await this.meta.findRepository(name);
-    const size = repositoryId === undefined ? undefined : await this.meta.linkedBlobSize(repositoryId, digest);
+    const size = await this.meta.linkedBlobSizeByName(name, digest);
     if (size === undefined) throw blobUnknown(name, digest);
     return size;
   }
@@ -39,14 +56,39 @@ export class Blobs {
       });
     }
     const range = wanted.kind === 'partial' ? wanted.range : undefined;
+    // An empty blob has no bytes to read (and no range: resolveRange gives none).
+    if (size === 0) return { size, range, content: { kind: 'empty' } };
     try {
-      // An empty blob has no byte range to read.
-      const body = await this.store.read(digest, size === 0 ? undefined : range);
-      return { size, range, body };
+      if (size <= SMALL_BLOB_BYTES) {
+        const data = await this.small.get(digest, () => this.readWhole(digest, size));
+        return { size, range, content: { kind: 'bytes', data: range ? data.subarray(range.start, range.end + 1) : data } };
+      }
+      if (this.store.openFile) return { size, range, content: { kind: 'file', file: await this.store.openFile(digest) } };
+      return { size, range, content: { kind: 'stream', body: await this.store.read(digest, range) } };
     } catch (err) {
       if (err instanceof BlobNotFoundError) throw blobUnknown(name, digest);
       throw err;
     }
+  }
+
+  /** A small blob's bytes, in memory of their own (they are kept). */
+  private async readWhole(digest: Digest, size: number): Promise<Buffer> {
+    let data: Buffer;
+    if (this.store.openFile) {
+      const file = await this.store.openFile(digest);
+      try {
+        data = Buffer.allocUnsafeSlow(size);
+        data = data.subarray(0, await file.read(data, size, 0));
+      } finally {
+        file.close();
+      }
+    } else {
+      const chunks: Buffer[] = [];
+      for await (const chunk of await this.store.read(digest)) chunks.push(chunk as Buffer);
+      data = Buffer.concat(chunks);
+    }
+    if (data.length !== size) throw new Error(`blob ${digest} has ${data.length} bytes in storage, not the ${size} recorded`);
+    return data;
   }
 
   /** Unlinks the blob from the repository; its bytes stay until garbage collection. */

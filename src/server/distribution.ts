@@ -10,6 +10,7 @@ import { RegistryError } from '../registry/errors.js';
 import { manifestTooLarge } from '../registry/manifests.js';
 import type { Registry } from '../registry/registry.js';
 import type { AccessGuard } from './access.js';
+import { sendBlobFile } from './blob-send.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 
 const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -96,13 +97,14 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
     }
     const read = await blobs.open(name, digest, req.headers.range);
     blobHeaders(reply, digest);
-    if (read.range) {
-      const { start, end } = read.range;
-      reply.code(206).header('Content-Range', `bytes ${start}-${end}/${read.size}`).header('Content-Length', end - start + 1);
-    } else {
-      reply.header('Content-Length', read.size);
-    }
-    return reply.send(read.body);
+    const start = read.range?.start ?? 0;
+    const length = read.range ? read.range.end - start + 1 : read.size;
+    if (read.range) reply.code(206).header('Content-Range', `bytes ${start}-${read.range.end}/${read.size}`);
+    reply.header('Content-Length', length);
+    const { content } = read;
+    if (content.kind === 'file') return sendBlobFile(req, reply, content.file, start, length);
+    if (content.kind === 'bytes') return reply.send(content.data);
+    return reply.send(content.kind === 'stream' ? content.body : undefined);
   }
 
   async function deleteBlob(req: FastifyRequest, reply: FastifyReply, [rawName, rawDigest]: string[]) {

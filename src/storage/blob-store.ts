@@ -16,6 +16,13 @@ export interface BlobStore {
   /** Throws BlobNotFoundError when the blob is absent. */
   read(digest: Digest, range?: ByteRange): Promise<Readable>;
   /**
+   * Optional fast path for stores that keep blobs in local files: the open
+   * file, for the server to send with positioned reads into buffers it
+   * reuses (a stream costs a new buffer per chunk, and the collector's time
+   * to free it). Throws BlobNotFoundError when the blob is absent.
+   */
+  openFile?(digest: Digest): Promise<BlobFile>;
+  /**
    * Appends `body` to the staged upload, which must currently hold exactly
    * `offset` bytes (else UploadOffsetError). Returns the new size. On a
    * failed or aborted body the staged bytes are rolled back to `offset`.
@@ -29,6 +36,14 @@ export interface BlobStore {
   delete(digest: Digest): Promise<void>;
   /** Releases descriptors and buffers the store holds. */
   close?(): void | Promise<void>;
+}
+
+/** A blob held open in a local file (see BlobStore.openFile). */
+export interface BlobFile {
+  /** Reads `length` bytes at `position` into `buffer`; resolves with the count, which is less only at the end of the file. */
+  read(buffer: Buffer, length: number, position: number): Promise<number>;
+  /** Releases the file; a second call does nothing. */
+  close(): void;
 }
 
 export class BlobNotFoundError extends Error {

@@ -23,9 +23,11 @@ import {
   DigestMismatchError,
   UploadOffsetError,
   assertUploadId,
+  type BlobFile,
   type BlobInfo,
   type BlobStore,
 } from '../blob-store.js';
+import { openBlobFile } from './blob-read.js';
 import { appendDirect, DirectIo } from './direct-io.js';
 
 /** The running digest of an upload, valid while `size` equals the staged size. */
@@ -102,6 +104,11 @@ export class FilesystemBlobStore implements BlobStore {
       throw err;
     }
     return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK, autoClose: true });
+  }
+
+  /** The server's fast path (see blob-read.ts); read() stays the generic one. */
+  openFile(digest: Digest): Promise<BlobFile> {
+    return openBlobFile(this.blobPath(digest), digest);
   }
 
   async stagedSize(uploadId: string): Promise<number> {
