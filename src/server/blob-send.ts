@@ -26,10 +26,10 @@ import type { BlobFile } from '../storage/blob-store.js';
  * per byte, 2-4 MiB no less) while few run at once; past that, 256 KiB: a
  * pod storm has hundreds of transfers waiting on their sockets, each
  * holding its buffer (measured, 600 at once: the same CPU, peak RSS 240-270
- * MiB instead of 525-618).
+ * MiB instead of 525-618). Idle buffers kept: 8 MiB of each size.
  */
-const LARGE = { bytes: 1024 * 1024, keep: 16, free: [] as Buffer[] };
-const SMALL = { bytes: 256 * 1024, keep: 64, free: [] as Buffer[] };
+const LARGE = { bytes: 1024 * 1024, keep: 8, free: [] as Buffer[] };
+const SMALL = { bytes: 256 * 1024, keep: 32, free: [] as Buffer[] };
 const LARGE_WHILE_AT_MOST = 16;
 
 let active = 0;

@@ -22,10 +22,12 @@ export const DIRECT_BLOCK = 4096;
 const BUFFER_BYTES = 4 * 1024 * 1024;
 /** 16 buffers = 64 MiB at most, i.e. 8 uploads at once; more uploads fall back to buffered writes. */
 const MAX_BUFFERS = 16;
+/** Idle buffers kept for the next upload (8 MiB, one pair); the rest are left to the garbage collector. */
+const KEEP_FREE = 2;
 
 export class DirectIo {
   private readonly free: Buffer[] = [];
-  private created = 0;
+  private inUse = 0;
   private disabled = false;
 
   // A plain descriptor, not a FileHandle: it lives as long as the store,
@@ -54,20 +56,18 @@ export class DirectIo {
     return io;
   }
 
-  /** A 4 MiB aligned buffer, or undefined when the pool is exhausted. */
+  /** A 4 MiB aligned buffer, or undefined when MAX_BUFFERS are in use. */
   acquire(): Buffer | undefined {
-    if (this.disabled) return undefined;
-    const pooled = this.free.pop();
-    if (pooled) return pooled;
-    if (this.created >= MAX_BUFFERS) return undefined;
-    const aligned = this.alignedBuffer();
-    if (aligned) this.created++;
+    if (this.disabled || this.inUse >= MAX_BUFFERS) return undefined;
+    const buffer = this.free.pop() ?? this.alignedBuffer();
+    if (buffer) this.inUse++;
     else this.disabled = true;
-    return aligned;
+    return buffer;
   }
 
   release(buffer: Buffer): void {
-    if (!this.disabled) this.free.push(buffer);
+    this.inUse--;
+    if (!this.disabled && this.free.length < KEEP_FREE) this.free.push(buffer);
   }
 
   /** After a direct write was refused mid-upload: buffered writes from now on. */
