@@ -165,8 +165,9 @@ export async function startHatoba(keep: boolean, extraArgs: string[]): Promise<R
   // The compiled server, as users run it (tsx would add its own ~50 MB and
   // a transpiler to the measured process).
   execFileSync(process.execPath, [path.join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
-  // BENCH_HATOBA_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the server.
-  const nodeArgs = (process.env.BENCH_HATOBA_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+  // Node flags as the installed `hatoba` runs with them (its shebang line),
+  // plus BENCH_HATOBA_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+  const nodeArgs = [...installedNodeFlags(), ...(process.env.BENCH_HATOBA_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
   const args = [...nodeArgs, 'dist/cli/hatoba.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...extraArgs];
   const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const t = track(child, tail);
@@ -201,4 +202,11 @@ export async function startHatoba(keep: boolean, extraArgs: string[]): Promise<R
       if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The node flags on bin/hatoba.js's `#!/usr/bin/env -S node ...` line. */
+function installedNodeFlags(): string[] {
+  const first = readFileSync(path.join(REPO_ROOT, 'bin', 'hatoba.js'), 'utf8').split('\n', 1)[0]!;
+  const m = /^#!\/usr\/bin\/env\s+(?:-S\s+)?node\b(.*)$/.exec(first);
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
 }
