@@ -35,7 +35,7 @@ export interface BenchConfig {
 }
 
 const FULL = {
-  rounds: 3, blobCount: 8, blobMiB: 64, blobConcurrency: 4, chunkMiB: 16, pullPasses: 2,
+  rounds: 5, blobCount: 8, blobMiB: 64, blobConcurrency: 4, chunkMiB: 16, pullPasses: 2,
   manifestPuts: 2000, putConcurrency: 16, getRequests: 20000, getConcurrency: 32, hotTags: 100,
   tags: 100000, tagsPage: 1000, tagWalks: 1, repos: 1000, catalogPage: 100, catalogWalks: 3, seedConcurrency: 32,
   stormPods: 200, stormLayers: '8192,4096,2048,1024,512', stormLayerConcurrency: 3, bigLayerMiB: 4096,
