@@ -29,6 +29,7 @@ import {
 } from '../blob-store.js';
 import { openBlobFile } from './blob-read.js';
 import { appendDirect, DirectIo } from './direct-io.js';
+import { BodyGarbage } from '../../runtime/young-garbage.js';
 
 /** The running digest of an upload, valid while `size` equals the staged size. */
 interface RunningDigest {
@@ -139,13 +140,20 @@ export class FilesystemBlobStore implements BlobStore {
       else if (running && running.size !== offset) running = undefined;
       this.running.delete(uploadId);
       const digesting = running;
-      const written = this.direct ? await appendDirect(this.direct, path, offset, body, (chunk) => digesting?.hash.update(chunk)) : undefined;
+      const garbage = new BodyGarbage();
+      const written = this.direct
+        ? await appendDirect(this.direct, path, offset, body, (chunk) => {
+            digesting?.hash.update(chunk);
+            garbage.add(chunk.length);
+          })
+        : undefined;
       if (written !== undefined) {
         size = written;
       } else {
         const tap = new Transform({
           transform(chunk: Buffer, _enc, done) {
             digesting?.hash.update(chunk);
+            garbage.add(chunk.length);
             size += chunk.length;
             if (size - flushedAt >= FLUSH_EVERY && !flushing) {
               flushedAt = size;
