@@ -1,7 +1,7 @@
 // Typed queries over the metadata schema, one function per question the
 // registry asks. Everything that must change together runs in one
 // transaction, so a crash leaves either the old state or the new one.
-import type { CompiledQuery, Kysely, Transaction } from 'kysely';
+import { sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
 
 export interface ManifestRow {
@@ -229,6 +229,16 @@ export class Metadata {
   async tagsVersion(repositoryId: number): Promise<number | undefined> {
     const row = await this.db.selectFrom('repositories').select('tags_version').where('id', '=', repositoryId).executeTakeFirst();
     return row === undefined ? undefined : Number(row.tags_version);
+  }
+
+  /**
+   * Every tag name of the repository as a JSON array, in byte order, built
+   * by the database: no row object per tag. (PostgreSQL spells it
+   * json_agg(name ORDER BY name).)
+   */
+  async tagNamesJson(repositoryId: number): Promise<string> {
+    const { rows } = await sql<{ tags: string }>`select json_group_array(name order by name) as tags from tags where repository_id = ${repositoryId}`.execute(this.db);
+    return rows[0]?.tags ?? '[]';
   }
 
   async listTags(repositoryId: number, limit: number | undefined, after?: string): Promise<string[]> {

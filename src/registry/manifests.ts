@@ -9,7 +9,7 @@ import { OCI_INDEX } from '../formats/media-types.js';
 import type { ManifestReference, RepositoryName } from '../formats/reference.js';
 import { RegistryError } from './errors.js';
 import { requireRepository } from './repositories.js';
-import { indexAfter, makeTagList, TagListCache, type TagList } from './tag-list-cache.js';
+import { indexAfter, TagListCache, tagListFromJson, type TagList } from './tag-list-cache.js';
 
 export const DEFAULT_MANIFEST_MAX_BYTES = 4 * 1024 * 1024;
 
@@ -118,7 +118,7 @@ export class Manifests {
   async tagList(name: RepositoryName): Promise<TagList> {
     const repositoryId = await requireRepository(this.meta, name);
     const version = await this.tagsVersion(name, repositoryId);
-    return this.tagLists.load(repositoryId, version, async () => makeTagList(name, version, await this.meta.listTags(repositoryId, undefined)));
+    return this.tagLists.load(repositoryId, version, async () => tagListFromJson(name, version, await this.meta.tagNamesJson(repositoryId)));
   }
 
   /**

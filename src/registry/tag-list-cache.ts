@@ -19,15 +19,26 @@ export const DEFAULT_TAG_LIST_CACHE_BYTES = 32 * 1024 * 1024;
 /** Rough V8 cost of one short string in an array beyond its characters. */
 const PER_TAG_OVERHEAD = 24;
 
-export interface TagList {
-  /** The repository's tags_version this list is the state of. */
-  readonly version: number;
-  /** Every tag, in byte order (the order SQL `ORDER BY name` gives). */
-  readonly tags: readonly string[];
-  /** `{"name":...,"tags":[...]}` of exactly `tags`. */
-  readonly body: Buffer;
-  /** Estimated memory held by this entry. */
-  readonly bytes: number;
+/** One repository's complete tag list at one version. */
+export class TagList {
+  private parsed: readonly string[] | undefined;
+
+  constructor(
+    /** The repository's tags_version this list is the state of. */
+    readonly version: number,
+    /** `{"name":...,"tags":[...]}` of every tag, in byte order (SQL `ORDER BY name`). */
+    readonly body: Buffer,
+    /** Estimated memory held by this entry, the parsed array included. */
+    readonly bytes: number,
+    tags?: readonly string[],
+  ) {
+    this.parsed = tags;
+  }
+
+  /** The tags as an array, parsed from the body the first time a page needs them. */
+  get tags(): readonly string[] {
+    return (this.parsed ??= (JSON.parse(this.body.toString('utf8')) as { tags: string[] }).tags);
+  }
 }
 
 export function tagListBody(name: string, tags: readonly string[]): Buffer {
@@ -38,7 +49,18 @@ export function makeTagList(name: string, version: number, tags: readonly string
   const body = tagListBody(name, tags);
   let bytes = body.byteLength;
   for (const t of tags) bytes += t.length + PER_TAG_OVERHEAD;
-  return { version, tags, body, bytes };
+  return new TagList(version, body, bytes, tags);
+}
+
+/**
+ * A list from the JSON array of tag names the database built (no row
+ * objects: for 100,000 tags about 20 ms instead of 60). Its size estimate
+ * counts the array it may be parsed into: a short tag costs V8 about three
+ * times its JSON bytes.
+ */
+export function tagListFromJson(name: string, version: number, tagsJson: string): TagList {
+  const body = Buffer.from(`{"name":${JSON.stringify(name)},"tags":${tagsJson}}`);
+  return new TagList(version, body, body.byteLength * 4);
 }
 
 /** Index of the first tag sorting after `last` (tags.length if none). */

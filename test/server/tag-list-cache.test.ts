@@ -259,17 +259,17 @@ describe('two Manifests objects on one SQLite file (as two processes)', () => {
     const meta = metas[0]!;
     const m = new Manifests(meta);
     let reads = 0;
-    const listTags = meta.listTags.bind(meta);
-    meta.listTags = async (...args) => {
+    const tagNamesJson = meta.tagNamesJson.bind(meta);
+    meta.tagNamesJson = async (...args) => {
       reads++;
-      return listTags(...args);
+      return tagNamesJson(...args);
     };
     try {
       const lists = await Promise.all(Array.from({ length: 8 }, () => m.tagList(name)));
       assert.equal(reads, 1);
       for (const l of lists) assert.equal(l, lists[0]);
     } finally {
-      meta.listTags = listTags;
+      meta.tagNamesJson = tagNamesJson;
     }
   });
 });
