@@ -123,16 +123,18 @@ export class Manifests {
 
   /**
    * One page of tags in lexical order; `more` says whether a next page
-   * exists. Sliced from the cached list when it is current; otherwise one
-   * indexed range query (a page does not load the whole list).
+   * exists. Sliced from the cached list when it is current and parsed;
+   * otherwise one indexed range query (a page does not load the whole list).
    */
   async tags(name: RepositoryName, limit: number | undefined, last?: string): Promise<{ tags: string[]; more: boolean }> {
     const repositoryId = await requireRepository(this.meta, name);
-    const cached = this.tagLists.get(repositoryId, await this.tagsVersion(name, repositoryId));
+    // A current list is sliced once its array is parsed; the first page
+    // after it was built does not wait for that (~15 ms at 100,000 tags).
+    const cached = this.tagLists.get(repositoryId, await this.tagsVersion(name, repositoryId))?.tagsIfParsed();
     if (cached !== undefined) {
-      const start = last === undefined ? 0 : indexAfter(cached.tags, last);
-      const end = limit === undefined ? cached.tags.length : Math.min(start + limit, cached.tags.length);
-      return { tags: cached.tags.slice(start, end), more: end < cached.tags.length };
+      const start = last === undefined ? 0 : indexAfter(cached, last);
+      const end = limit === undefined ? cached.length : Math.min(start + limit, cached.length);
+      return { tags: cached.slice(start, end), more: end < cached.length };
     }
     const rows = await this.meta.listTags(repositoryId, limit === undefined ? undefined : limit + 1, last);
     const more = limit !== undefined && rows.length > limit;

@@ -35,9 +35,15 @@ export class TagList {
     this.parsed = tags;
   }
 
-  /** The tags as an array, parsed from the body the first time a page needs them. */
+  /** The tags as an array, parsed from the body the first time they are asked for. */
   get tags(): readonly string[] {
     return (this.parsed ??= (JSON.parse(this.body.toString('utf8')) as { tags: string[] }).tags);
+  }
+
+  /** The array if it is at hand; otherwise undefined, and it is parsed after this turn of the event loop. */
+  tagsIfParsed(): readonly string[] | undefined {
+    if (this.parsed === undefined) setImmediate(() => this.tags);
+    return this.parsed;
   }
 }
 
