@@ -135,18 +135,20 @@ export async function appendDirect(
     // Whole buffers go to the device; a refused direct write (EINVAL: a block
     // size above 4 KiB, a file system that changed its mind) is redone
     // buffered, and the rest of the process stays buffered.
+    // A short direct write (a full disk) leaves an unaligned rest, which the
+    // buffered handle writes or reports.
     const writeBlocks = async (buffer: Buffer, length: number, position: number) => {
+      let done = 0;
       if (useDirect) {
         try {
-          await directFile.write(buffer, 0, length, position);
-          return;
+          done = (await directFile.write(buffer, 0, length, position)).bytesWritten;
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EINVAL') throw err;
           useDirect = false;
           io.disable();
         }
       }
-      await bufferedFile.write(buffer, 0, length, position);
+      if (done < length) await writeFully(bufferedFile, buffer, done, length - done, position + done);
     };
 
     let position = offset; // file offset of filling[0]
@@ -160,7 +162,7 @@ export async function appendDirect(
       let from = 0;
       if (head > 0) {
         const n = Math.min(head, chunk.length);
-        await bufferedFile.write(chunk, 0, n, position);
+        await writeFully(bufferedFile, chunk, 0, n, position);
         position += n;
         head -= n;
         from = n;
@@ -182,7 +184,7 @@ export async function appendDirect(
     inflight = undefined;
     const whole = filled - (filled % DIRECT_BLOCK);
     if (whole > 0) await writeBlocks(filling, whole, position);
-    if (filled > whole) await bufferedFile.write(filling, whole, filled - whole, position + whole);
+    if (filled > whole) await writeFully(bufferedFile, filling, whole, filled - whole, position + whole);
     return position + filled;
   } finally {
     await inflight?.catch(() => {});
@@ -190,5 +192,18 @@ export async function appendDirect(
     await buffered?.close().catch(() => {});
     io.release(a);
     io.release(b);
+  }
+}
+
+/**
+ * pwrite until every byte is written: a regular file may take fewer bytes
+ * than asked (a full disk), and a silent short write would leave a hole
+ * that the running digest, computed from what arrived, would not notice.
+ */
+async function writeFully(file: FileHandle, buffer: Buffer, offset: number, length: number, position: number): Promise<void> {
+  for (let done = 0; done < length; ) {
+    const { bytesWritten } = await file.write(buffer, offset + done, length - done, position + done);
+    if (bytesWritten === 0) throw Object.assign(new Error('no space left on the device for the upload'), { code: 'ENOSPC' });
+    done += bytesWritten;
   }
 }
