@@ -16,9 +16,6 @@
 /** Total estimated bytes kept by default. */
 export const DEFAULT_TAG_LIST_CACHE_BYTES = 32 * 1024 * 1024;
 
-/** Rough V8 cost of one short string in an array beyond its characters. */
-const PER_TAG_OVERHEAD = 24;
-
 /** One repository's complete tag list at one version. */
 export class TagList {
   private parsed: readonly string[] | undefined;
@@ -30,10 +27,7 @@ export class TagList {
     readonly body: Buffer,
     /** Estimated memory held by this entry, the parsed array included. */
     readonly bytes: number,
-    tags?: readonly string[],
-  ) {
-    this.parsed = tags;
-  }
+  ) {}
 
   /** The tags as an array, parsed from the body the first time they are asked for. */
   get tags(): readonly string[] {
@@ -45,17 +39,6 @@ export class TagList {
     if (this.parsed === undefined) setImmediate(() => this.tags);
     return this.parsed;
   }
-}
-
-export function tagListBody(name: string, tags: readonly string[]): Buffer {
-  return Buffer.from(JSON.stringify({ name, tags }));
-}
-
-export function makeTagList(name: string, version: number, tags: readonly string[]): TagList {
-  const body = tagListBody(name, tags);
-  let bytes = body.byteLength;
-  for (const t of tags) bytes += t.length + PER_TAG_OVERHEAD;
-  return new TagList(version, body, bytes, tags);
 }
 
 /**

@@ -17,7 +17,7 @@ import { Metadata } from '../../src/db/metadata.js';
 import { digestOf } from '../../src/formats/digest.js';
 import { parseManifestReference, type RepositoryName } from '../../src/formats/reference.js';
 import { Manifests } from '../../src/registry/manifests.js';
-import { indexAfter, makeTagList, TagListCache } from '../../src/registry/tag-list-cache.js';
+import { indexAfter, TagListCache, tagListFromJson } from '../../src/registry/tag-list-cache.js';
 import { TestRegistry } from '../helpers/registry-client.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
@@ -275,7 +275,7 @@ describe('two Manifests objects on one SQLite file (as two processes)', () => {
 });
 
 describe('TagListCache', () => {
-  const list = (version: number, n: number) => makeTagList('r', version, Array.from({ length: n }, (_, i) => `t${String(i).padStart(4, '0')}`));
+  const list = (version: number, n: number) => tagListFromJson('r', version, JSON.stringify(Array.from({ length: n }, (_, i) => `t${String(i).padStart(4, '0')}`)));
 
   test('keeps at most maxBytes, dropping the least recently used first', () => {
     const size = list(0, 100).bytes;
