@@ -1,5 +1,6 @@
 // The complete tag list of recently listed repositories, kept in memory as
-// the sorted array and as the serialized response body, so that
+// the serialized response body (and, once a page needs it, the sorted
+// array), so that
 // `GET /v2/<name>/tags/list` of a repository with 100,000 tags is one
 // indexed query and a Buffer write instead of reading and serializing
 // 100,000 rows.
@@ -12,6 +13,8 @@
 // process, another `--workers` process or another node is never served
 // stale. Memory is bounded by an estimate of the bytes held, least recently
 // used first out.
+
+import { ByteBoundedLru, SingleFlight } from './byte-bounded-lru.js';
 
 /** Total estimated bytes kept by default. */
 export const DEFAULT_TAG_LIST_CACHE_BYTES = 32 * 1024 * 1024;
@@ -65,17 +68,16 @@ export function indexAfter(tags: readonly string[], last: string): number {
 }
 
 export class TagListCache {
-  // A Map iterates in insertion order: re-inserting on use makes the first
-  // key the least recently used.
-  private readonly entries = new Map<number, TagList>();
-  private readonly loading = new Map<string, Promise<TagList>>();
-  private held = 0;
+  private readonly entries: ByteBoundedLru<number, TagList>;
+  private readonly loads = new SingleFlight<string, TagList>();
 
-  constructor(readonly maxBytes: number = DEFAULT_TAG_LIST_CACHE_BYTES) {}
+  constructor(readonly maxBytes: number = DEFAULT_TAG_LIST_CACHE_BYTES) {
+    this.entries = new ByteBoundedLru(maxBytes, (list) => list.bytes);
+  }
 
   /** Estimated bytes held now. */
   get bytes(): number {
-    return this.held;
+    return this.entries.bytes;
   }
 
   get size(): number {
@@ -84,17 +86,15 @@ export class TagListCache {
 
   /** The repository's list if it is cached at exactly `version`. */
   get(repositoryId: number, version: number): TagList | undefined {
-    const entry = this.entries.get(repositoryId);
+    const entry = this.entries.peek(repositoryId);
     if (entry === undefined) return undefined;
     if (entry.version !== version) {
       // An older entry can never be served again. (A newer one can be
       // seen by a request that read the version just before a change.)
-      if (entry.version < version) this.remove(repositoryId);
+      if (entry.version < version) this.entries.delete(repositoryId);
       return undefined;
     }
-    this.entries.delete(repositoryId);
-    this.entries.set(repositoryId, entry);
-    return entry;
+    return this.entries.get(repositoryId);
   }
 
   /**
@@ -103,49 +103,24 @@ export class TagListCache {
    * `read` must read the tags after `version` was read.
    */
   async load(repositoryId: number, version: number, read: () => Promise<TagList>): Promise<TagList> {
-    const hit = this.get(repositoryId, version);
-    if (hit !== undefined) return hit;
-    const key = `${repositoryId}:${version}`;
-    let pending = this.loading.get(key);
-    if (pending === undefined) {
-      pending = read().then(
-        (list) => {
-          this.loading.delete(key);
-          this.put(repositoryId, list);
-          return list;
-        },
-        (err: unknown) => {
-          this.loading.delete(key);
-          throw err;
-        },
-      );
-      this.loading.set(key, pending);
-    }
-    return pending;
+    return (
+      this.get(repositoryId, version) ??
+      this.loads.run(`${repositoryId}:${version}`, async () => {
+        const list = await read();
+        this.put(repositoryId, list);
+        return list;
+      })
+    );
   }
 
+  /** Keeps `list` unless a newer version of the repository's list is cached. */
   put(repositoryId: number, list: TagList): void {
-    const existing = this.entries.get(repositoryId);
+    const existing = this.entries.peek(repositoryId);
     if (existing !== undefined && existing.version > list.version) return;
-    if (existing !== undefined) this.remove(repositoryId);
-    if (list.bytes > this.maxBytes) return;
     this.entries.set(repositoryId, list);
-    this.held += list.bytes;
-    for (const [id] of this.entries) {
-      if (this.held <= this.maxBytes) break;
-      this.remove(id);
-    }
   }
 
   clear(): void {
     this.entries.clear();
-    this.held = 0;
-  }
-
-  private remove(repositoryId: number): void {
-    const entry = this.entries.get(repositoryId);
-    if (entry === undefined) return;
-    this.entries.delete(repositoryId);
-    this.held -= entry.bytes;
   }
 }
