@@ -8,7 +8,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { DirectIo } from '../src/storage/filesystem/direct-io.js';
+import { DIRECT_IO_PROBE_FILE, DirectIo } from '../src/storage/filesystem/direct-io.js';
 
 export interface MachineInfo {
   cpus: number;
@@ -65,7 +65,7 @@ export async function durableWrite(dir: string, bytes: number, mode: 'buffered' 
   }
   const secs = (performance.now() - t0) / 1000;
   await rm(file, { force: true });
-  await rm(path.join(dir, '.direct-io-probe'), { force: true });
+  await rm(path.join(dir, DIRECT_IO_PROBE_FILE), { force: true });
   return bytes / MB / secs;
 }
 

@@ -16,6 +16,8 @@ import { closeSync, constants, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
+/** The 4 KiB file, in the directory given to DirectIo.open, that alignment is probed against. */
+export const DIRECT_IO_PROBE_FILE = '.direct-io-probe';
 /** File offsets and lengths of direct writes are multiples of this. */
 export const DIRECT_BLOCK = 4096;
 /** Two of these per upload: one fills from the socket while the other is written. */
@@ -42,7 +44,7 @@ export class DirectIo {
     if (constants.O_DIRECT === undefined) return undefined;
     let probe: number;
     try {
-      probe = openSync(join(dir, '.direct-io-probe'), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT, 0o600);
+      probe = openSync(join(dir, DIRECT_IO_PROBE_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT, 0o600);
     } catch {
       return undefined;
     }
