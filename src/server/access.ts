@@ -66,9 +66,10 @@ export class AccessGuard {
 
   async allows(auth: RequestAuth, verb: RepositoryVerb, repository: string): Promise<boolean> {
     if (auth.credentials === 'bearer') {
-      const entry = auth.granted?.find((a) => a.type === 'repository' && a.name === repository);
-      if (!entry || !(entry.actions.includes(verb) || entry.actions.includes('*'))) return false;
-      return true;
+      // A token may hold several entries for one repository (containerd
+      // asks for `pull` and `pull,push` in one request): its rights there
+      // are the union of them all.
+      return (auth.granted ?? []).some((a) => a.type === 'repository' && a.name === repository && (a.actions.includes(verb) || a.actions.includes('*')));
     }
     return this.identity.authorizer.authorize(auth.principal, verb, repository);
   }

@@ -61,13 +61,13 @@ export class TestRegistry {
   }
 
   /** Pushes config + layers and an OCI image manifest for them; returns its bytes and digest. */
-  async pushImage(name: string, tag: string, options: { layers?: string[]; config?: string; extra?: Record<string, unknown> } = {}) {
+  async pushImage(name: string, tag: string, options: { layers?: (string | Uint8Array)[]; config?: string; extra?: Record<string, unknown> } = {}) {
     const config = options.config ?? JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] } });
     const layers = options.layers ?? [`layer of ${name}:${tag}`];
     const configDigest = await this.pushBlob(name, config);
     const layerDescriptors = [];
     for (const layer of layers) {
-      layerDescriptors.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await this.pushBlob(name, layer), size: Buffer.byteLength(layer) });
+      layerDescriptors.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await this.pushBlob(name, layer), size: typeof layer === 'string' ? Buffer.byteLength(layer) : layer.byteLength });
     }
     const manifest = {
       schemaVersion: 2,
