@@ -7,7 +7,6 @@
 // Run: node --import tsx --test test/client/distribution-interop.test.ts
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,10 +15,10 @@ import { after, before, test } from 'node:test';
 import { copyImage, pushImage } from '../../src/client/image-copy.js';
 import type { RegistryClient } from '../../src/client/registry-client.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
+import { requireTool } from '../helpers/tools.js';
 import { loggedClient, makeImage, makeIndex, makeReferrer, uniq, type RequestLog } from './helpers.js';
 
-const BINARY = '/usr/bin/docker-registry';
-const skip = !existsSync(BINARY) && 'docker-registry is not installed (apt-get install docker-registry)';
+const { path: BINARY, skip } = requireTool('docker-registry', 'apt-get install -y docker-registry', 'the distribution interop tests');
 
 let hatoba: RunningServer;
 let distribution: ChildProcess | undefined;
@@ -42,7 +41,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hatoba-distribution-'));
   const port = await freePort();
   await writeFile(join(dir, 'config.yml'), `version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n`);
-  distribution = spawn(BINARY, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  distribution = spawn(BINARY!, ['serve', join(dir, 'config.yml')], { stdio: ['ignore', 'ignore', 'pipe'] });
   distribution.stderr!.resume();
   hatoba = await startServer();
   ({ client: h } = loggedClient(hatoba.url));
