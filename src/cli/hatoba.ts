@@ -84,6 +84,7 @@ if (process.argv[2] !== 'serve') {
   (await import('./commands/admin.js')).registerAdminCommands(program);
   (await import('./commands/tools.js')).registerToolCommands(program);
   (await import('./commands/image.js')).registerImageCommands(program);
+  (await import('./commands/data-dir.js')).registerDataDirCommands(program);
 }
 
 program.parseAsync(process.argv).catch((err: unknown) => {
