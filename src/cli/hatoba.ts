@@ -16,10 +16,16 @@ program
   .option('--data-dir <dir>', 'where metadata (SQLite) and blobs are kept (default ./data; HATOBA_DATA_DIR)')
   .addOption(new Option('--log-level <level>', 'log level (HATOBA_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('--workers <n>', 'server processes sharing the port (default 1; HATOBA_WORKERS)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string }) => {
+  .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; HATOBA_TLS_CERT); reloaded on SIGHUP')
+  .option('--tls-key <file>', 'the PEM private key of --tls-cert (HATOBA_TLS_KEY)')
+  .option('--tls-client-ca <file>', 'mutual TLS: require client certificates from this CA bundle (HATOBA_TLS_CLIENT_CA)')
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
     let config;
     try {
-      config = loadConfig({ file: opts.config, flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never } });
+      config = loadConfig({
+        file: opts.config,
+        flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa },
+      });
     } catch (err) {
       if (err instanceof ConfigError) {
         process.stderr.write(`hatoba: ${err.message}\n`);
@@ -29,8 +35,15 @@ program
     }
     // Loaded here so that the client commands start without the server's modules.
     const { isWorker, startWorkers } = await import('../server/workers.js');
+    const { TlsConfigError } = await import('../server/tls.js');
+    /** A setting that only shows itself wrong when used (a TLS file) ends the start with its message. */
+    const refuseStart = (err: unknown): never => {
+      if (!(err instanceof TlsConfigError)) throw err;
+      process.stderr.write(`hatoba: ${err.message}\n`);
+      process.exit(2);
+    };
     if (config.workers > 1 && !isWorker()) {
-      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`));
+      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`)).catch(refuseStart);
       if (workers.createdAdminPassword) announceAdmin(workers.createdAdminPassword, workers.url);
       process.stderr.write(`hatoba: listening on ${workers.url} (data in ${config.dataDir}, ${config.workers} workers)\n`);
       const stop = async (signal: string) => {
@@ -43,7 +56,7 @@ program
       return;
     }
     const { createServer } = await import('../server/app.js');
-    const server = await createServer(config);
+    const server = await createServer(config).catch(refuseStart);
     let url: string;
     try {
       url = await server.listen();

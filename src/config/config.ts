@@ -22,8 +22,15 @@ export const configSchema = z
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
     public_url: z.string().url().optional(),
+    /** TLS: the server's certificate chain and private key (PEM files), both or neither. */
+    tls_cert: z.string().min(1).optional(),
+    tls_key: z.string().min(1).optional(),
+    /** Mutual TLS: clients must present a certificate that chains to this CA bundle. */
+    tls_client_ca: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
+  .refine((c) => c.tls_client_ca === undefined || c.tls_cert !== undefined, { message: 'tls_client_ca needs tls_cert and tls_key', path: ['tls_client_ca'] });
 
 export type ConfigFile = z.input<typeof configSchema>;
 
@@ -36,6 +43,8 @@ export interface ServerConfig {
   uploadIdleTimeoutMs: number;
   tokenService: string;
   publicUrl?: string;
+  /** Serve HTTPS with these files (paths resolved); plain HTTP when absent. */
+  tls?: { cert: string; key: string; clientCa?: string };
   workers: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
@@ -51,6 +60,9 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
+  HATOBA_TLS_CERT: 'tls_cert',
+  HATOBA_TLS_KEY: 'tls_key',
+  HATOBA_TLS_CLIENT_CA: 'tls_client_ca',
 };
 
 export class ConfigError extends Error {}
@@ -90,6 +102,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
+    tls: c.tls_cert && c.tls_key ? { cert: resolve(c.tls_cert), key: resolve(c.tls_key), clientCa: c.tls_client_ca && resolve(c.tls_client_ca) } : undefined,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

@@ -15,6 +15,8 @@ import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
 import { apiRoutes } from './api.js';
 import { sendError } from './errors.js';
+import { loadTls, reloadTlsOnSighup } from './tls.js';
+import type { Server as TlsServer } from 'node:tls';
 
 export interface HatobaServer {
   app: FastifyInstance;
@@ -28,6 +30,8 @@ export interface HatobaServer {
 }
 
 export async function createServer(config: ServerConfig): Promise<HatobaServer> {
+  // Checked before anything is created: a bad certificate stops the start.
+  const tls = config.tls ? loadTls(config.tls) : undefined;
   const store = new FilesystemBlobStore(config.dataDir);
   await store.init();
   const meta = new Metadata(await openSqlite(join(config.dataDir, 'hatoba.db')));
@@ -44,7 +48,10 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     // Paths carry repository names with slashes and long digests.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
+    // Typed as the plain HTTP server: the routes see the same requests either way.
+    ...(tls ? ({ https: tls } as object) : {}),
   });
+  const stopTlsReload = tls && config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
   // Bodies are streamed by the handlers themselves (blobs) or read with a
   // limit (manifests): no parser may buffer them first.
   app.removeAllContentTypeParsers();
@@ -96,10 +103,11 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
       const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-      return `http://${host}:${port}`;
+      return `${tls ? 'https' : 'http'}://${host}:${port}`;
     },
     async close() {
       clearInterval(purgeTimer);
+      stopTlsReload?.();
       await app.close();
       await registry.close();
     },

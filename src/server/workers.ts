@@ -27,7 +27,7 @@ export async function startWorkers(config: ServerConfig, count: number, log: (li
       listening += 1;
       if (listening === count) {
         const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-        resolve(`http://${host}:${address.port}`);
+        resolve(`${config.tls ? 'https' : 'http'}://${host}:${address.port}`);
       }
     });
     cluster.on('exit', (worker, code, signal) => {
@@ -41,12 +41,18 @@ export async function startWorkers(config: ServerConfig, count: number, log: (li
     });
     for (let i = 0; i < count; i++) fork();
   });
+  // Each worker reloads its own certificate; the operator signals the primary.
+  const forwardSighup = () => {
+    for (const w of Object.values(cluster.workers ?? {})) if (w && !w.isDead()) w.process.kill('SIGHUP');
+  };
+  if (config.tls) process.on('SIGHUP', forwardSighup);
 
   return {
     url,
     createdAdminPassword,
     async stop() {
       stopping = true;
+      process.off('SIGHUP', forwardSighup);
       const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
       await Promise.all(
         workers.map(

@@ -16,7 +16,6 @@
 //
 // Run: node --import tsx --test test/credentials/interop.test.ts
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +24,7 @@ import { test, type TestContext } from 'node:test';
 import { configureDocker } from '../../src/credentials/configure-docker.js';
 import { TestRegistry } from '../helpers/registry-client.js';
 import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
-import { findExecutable, requireTool } from '../helpers/tools.js';
+import { findExecutable, requireTool, runProgram, type ProgramRun } from '../helpers/tools.js';
 
 const RUN_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 300_000;
@@ -35,28 +34,10 @@ const SKOPEO = skopeoTool.path;
 const SKOPEO_MISSING = skopeoTool.missing;
 const DOCKER = process.env.DOCKER ?? findExecutable('docker');
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = ProgramRun;
 
 function run(command: string, args: string[], env: NodeJS.ProcessEnv, stdin = ''): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), RUN_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      if (signal) return reject(new Error(`${command} ${args.join(' ')} was killed (${signal})`));
-      resolve({ code, stdout, stderr });
-    });
-    child.stdin.end(stdin);
-  });
+  return runProgram(command, args, { env, stdin, timeoutMs: RUN_TIMEOUT_MS });
 }
 
 interface Fixture {

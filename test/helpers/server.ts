@@ -61,7 +61,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const url = await new Promise<string>((resolveUrl, reject) => {
     const onData = (chunk: Buffer) => {
       output += chunk.toString();
-      const m = /listening on (http:\/\/[0-9.]+:\d+)/.exec(output);
+      const m = /listening on (https?:\/\/[0-9.]+:\d+)/.exec(output);
       if (m) resolveUrl(m[1]!);
     };
     child.stdout!.on('data', onData);

@@ -10,9 +10,7 @@
 //
 // Run: node --import tsx --test test/interop/containerd.test.ts
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,20 +21,10 @@ import { Api, call, uniq } from '../auth/access-helpers.js';
 import { makeTar } from '../helpers/oci-layout.js';
 import { sha256, TestRegistry, type Credentials } from '../helpers/registry-client.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { requireTool } from '../helpers/tools.js';
+import { containerd, ctr, runCtr, startContainerd, type CtrRun } from '../helpers/containerd.js';
 
-const CTR_TIMEOUT_MS = 60_000;
 const testOptions = { timeout: 180_000 };
-
-const containerd = requireTool('containerd', 'apt-get install -y containerd', 'the containerd interop tests');
-const ctr = requireTool('ctr', 'apt-get install -y containerd', 'the containerd interop tests');
 const skip = containerd.skip || ctr.skip;
-
-interface CtrRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 interface Fixture {
   server: RunningServer;
@@ -44,59 +32,6 @@ interface Fixture {
   /** Runs `ctr --address SOCKET args...`; fails the test unless it exits 0. */
   ctr(args: string[]): Promise<CtrRun>;
   ctrFails(args: string[]): Promise<CtrRun>;
-}
-
-function runCtr(socket: string, args: string[]): Promise<CtrRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(ctr.path!, ['--address', socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), CTR_TIMEOUT_MS);
-    child.once('error', reject);
-    child.once('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-async function startContainerd(dir: string): Promise<{ socket: string; child: ChildProcess; stop(): Promise<void> }> {
-  const socket = join(dir, 'c.sock');
-  const config = join(dir, 'config.toml');
-  writeFileSync(
-    config,
-    [
-      'version = 2',
-      `root = "${join(dir, 'root')}"`,
-      `state = "${join(dir, 'state')}"`,
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
-      '[grpc]',
-      `  address = "${socket}"`,
-      '[ttrpc]',
-      `  address = "${join(dir, 'c.ttrpc.sock')}"`,
-      '',
-    ].join('\n'),
-  );
-  const child = spawn(containerd.path!, ['--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  child.stderr!.on('data', (c: Buffer) => (log = (log + c.toString('utf8')).slice(-8000)));
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const deadline = Date.now() + 20_000;
-  while (!existsSync(socket) || (await runCtr(socket, ['version'])).code !== 0) {
-    if (child.exitCode !== null) throw new Error(`containerd exited with ${child.exitCode}:\n${log}`);
-    if (Date.now() > deadline) throw new Error(`containerd did not serve ${socket} within 20 s:\n${log}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    socket,
-    child,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      await exited;
-    },
-  };
 }
 
 async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>): Promise<void> {
