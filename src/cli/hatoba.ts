@@ -2,6 +2,8 @@
 // The `hatoba` command. Front end only: it parses arguments and prints;
 // the work is done by the layers below.
 import { Command, Option } from 'commander';
+import { existsSync, rmSync } from 'node:fs';
+import { initialAdminPasswordFile } from '../auth/initial-admin-password.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { explain, isExpected, report } from './errors.js';
 
@@ -33,6 +35,10 @@ program
       }
       throw err;
     }
+    // A first start that fails takes back the data directory it made, so
+    // that the next start is a first start again (and shows the password).
+    const freshDataDir = !existsSync(config.dataDir);
+    const discardFreshDataDir = () => freshDataDir && rmSync(config.dataDir, { recursive: true, force: true });
     // Loaded here so that the client commands start without the server's modules.
     const { isWorker, startWorkers } = await import('../server/workers.js');
     const { TlsConfigError } = await import('../server/tls.js');
@@ -43,8 +49,13 @@ program
       process.exit(2);
     };
     if (config.workers > 1 && !isWorker()) {
-      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`)).catch(refuseStart);
-      if (workers.createdAdminPassword) announceAdmin(workers.createdAdminPassword, workers.url);
+      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`)).catch((err: unknown) => {
+        if (err instanceof TlsConfigError) return refuseStart(err);
+        process.stderr.write(`hatoba: the workers could not start: ${(err as Error).message}\n`);
+        discardFreshDataDir();
+        process.exit(1);
+      });
+      announceAdmin(workers.createdAdminPassword, workers.url, config.dataDir);
       process.stderr.write(`hatoba: listening on ${workers.url} (data in ${config.dataDir}, ${config.workers} workers)\n`);
       const stop = async (signal: string) => {
         process.stderr.write(`hatoba: ${signal}, shutting down\n`);
@@ -65,9 +76,10 @@ program
       const hint = code === 'EADDRINUSE' ? ' (another process uses that port; pick another with --listen HOST:PORT)' : '';
       process.stderr.write(`hatoba: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}${hint}\n`);
       await server.close();
+      if (!isWorker()) discardFreshDataDir();
       process.exit(1);
     }
-    if (server.createdAdminPassword) announceAdmin(server.createdAdminPassword, url);
+    if (!isWorker()) announceAdmin(server.createdAdminPassword, url, config.dataDir);
     // A worker's primary announces the address for all of them.
     if (!isWorker()) process.stderr.write(`hatoba: listening on ${url} (data in ${config.dataDir})\n`);
     let closing = false;
@@ -82,12 +94,22 @@ program
     process.on('SIGINT', () => void shutdown('SIGINT'));
   });
 
-/** The generated first password is shown once, on the terminal only (never in the JSON log). */
-function announceAdmin(password: string, url: string): void {
-  process.stderr.write(
-    `hatoba: created the first user "admin" with password: ${password}\n` +
-      `hatoba: it is shown only now; sign in with: skopeo login ${url.replace(/^https?:\/\//, '')} -u admin\n`,
-  );
+/**
+ * The generated first password is shown on the terminal only (never in the
+ * JSON log), and kept in DATA_DIR/initial-admin-password until the admin
+ * changes it; later starts say where it is while it is there.
+ */
+function announceAdmin(password: string | undefined, url: string, dataDir: string): void {
+  const file = initialAdminPasswordFile(dataDir);
+  const host = url.replace(/^https?:\/\//, '');
+  // skopeo and podman refuse plain HTTP unless told; this line must work as printed.
+  const login = `skopeo login${url.startsWith('http:') ? ' --tls-verify=false' : ''} -u admin ${host}`;
+  if (password) {
+    process.stderr.write(`hatoba: created the first user "admin" with password: ${password}\n`);
+    process.stderr.write(`hatoba: it is also in ${file ?? 'the data directory'} until the admin changes it; sign in with: ${login}\n`);
+  } else if (file) {
+    process.stderr.write(`hatoba: the first admin's generated password is still in ${file} (removed once it is changed); sign in with: ${login}\n`);
+  }
 }
 
 // The client commands (and their dependencies, such as the S3 SDK) are not

@@ -10,6 +10,7 @@ import { Registry } from '../registry/registry.js';
 import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
 import { Identity } from '../auth/identity.js';
 import { loadMasterKey } from '../auth/master-key.js';
+import { writeInitialAdminPassword } from '../auth/initial-admin-password.js';
 import { AccessGuard } from './access.js';
 import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
@@ -67,6 +68,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     adminPassword: config.adminPassword,
     log: app.log,
   });
+  if (createdAdminPassword) writeInitialAdminPassword(config.dataDir, createdAdminPassword);
   const guard = new AccessGuard(identity, config.tokenService, config.publicUrl);
   tokenRoutes(app, guard);
   distributionRoutes(app, registry, guard);
