@@ -3,7 +3,7 @@
 // members), or a robot account `robot$<namespace>+<name>` with its secret.
 import { createHash } from 'node:crypto';
 import type { IdentityStore, UserRow } from '../db/identity.js';
-import { FailureLimiter } from './rate-limit.js';
+import { InMemorySignInThrottle, type SignInThrottle } from './rate-limit.js';
 import { parseRobotLogin, type Principal } from './principal.js';
 import { secretMatches, verifyPassword } from './secrets.js';
 import type { TokenSubject } from './tokens.js';
@@ -33,21 +33,20 @@ export class Authenticator {
 
   constructor(
     private readonly identity: IdentityStore,
-    readonly limiter = new FailureLimiter(),
+    readonly throttle: SignInThrottle = new InMemorySignInThrottle(),
   ) {}
 
+  /** `remote` is the client's address (behind a trusted proxy, the one it forwarded). */
   async basic(login: string, secret: string, remote: string): Promise<Principal> {
-    const keys = [`login:${login.toLowerCase()}`, `addr:${remote}`];
-    const wait = this.limiter.retryAfter(keys);
-    if (wait !== undefined) {
-      throw new AuthenticationError('throttled', `too many failed sign-ins for ${login} or from ${remote}; try again in ${wait} s`, wait);
+    // The attempt is reserved before the slow check, so parallel guesses cannot all pass.
+    const attempt = this.throttle.reserve(login.toLowerCase(), remote);
+    if (!attempt.granted) {
+      const wait = attempt.retryAfterSeconds;
+      throw new AuthenticationError('throttled', `too many failed sign-ins for ${login.slice(0, 100)} from ${remote}; try again in ${wait} s`, wait);
     }
     const principal = await this.verify(login, secret);
-    if (!principal) {
-      this.limiter.fail(keys);
-      throw new AuthenticationError('invalid', 'invalid username or password');
-    }
-    this.limiter.succeed(keys[0]!);
+    if (!principal) throw new AuthenticationError('invalid', 'invalid username or password');
+    attempt.release();
     return principal;
   }
 
