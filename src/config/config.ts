@@ -2,11 +2,20 @@
 // defaults, a YAML file, HATOBA_* environment variables and command-line
 // flags. Validated once here; the rest of the code gets typed values.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** `10.0.0.0/8`, `2001:db8::/32`, or one address (`192.0.2.7`). */
+function isCidr(value: string): boolean {
+  const [address = '', prefix, extra] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
 
 export const configSchema = z
   .object({
@@ -22,6 +31,17 @@ export const configSchema = z
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
     public_url: z.string().url().optional(),
+    /**
+     * Peers whose X-Forwarded-For (and -Proto, -Host) are believed: the
+     * client address the audit log and the sign-in throttle use. A list, or
+     * one comma-separated string (as in the environment).
+     */
+    trusted_proxies: z
+      .preprocess(
+        (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+        z.array(z.string().refine(isCidr, 'must be an IP address or a CIDR, e.g. 10.0.0.0/8')),
+      )
+      .default([]),
   })
   .strict();
 
@@ -36,6 +56,8 @@ export interface ServerConfig {
   uploadIdleTimeoutMs: number;
   tokenService: string;
   publicUrl?: string;
+  /** CIDRs of reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
   workers: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
@@ -51,6 +73,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
+  HATOBA_TRUSTED_PROXIES: 'trusted_proxies',
 };
 
 export class ConfigError extends Error {}
@@ -90,6 +113,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
+    trustedProxies: c.trusted_proxies,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

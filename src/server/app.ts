@@ -44,6 +44,9 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     // Paths carry repository names with slashes and long digests.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
+    // req.ip (the address the audit log and the sign-in throttle use),
+    // req.protocol and req.hostname follow X-Forwarded-* only from these peers.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
   // Bodies are streamed by the handlers themselves (blobs) or read with a
   // limit (manifests): no parser may buffer them first.

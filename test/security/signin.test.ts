@@ -95,3 +95,35 @@ test('failures for a name lock out only the addresses that failed: password, tok
   assert.equal((await postToken(server.url, { grant_type: 'password', username: victim.username, password: victim.password }, freshAddress())).status, 200, 'POST /v2/token');
   assert.equal((await api.as(victim).call('GET', '/api/v1/me', undefined, freshAddress())).status, 200, '/api/v1/me');
 });
+
+test('X-Forwarded-For names the client only when the peer is a trusted proxy', { timeout: 120_000 }, async (t) => {
+  const proxy = freshAddress();
+  const proxied = await startServer({ env: { HATOBA_TRUSTED_PROXIES: `${proxy}/32,10.99.0.0/16` } });
+  t.after(() => proxied.dispose());
+  const papi = new Api(proxied.url);
+  const get = (auth: Credentials, from: string, forwardedFor?: string) =>
+    call(proxied.url, 'GET', '/v2/', { auth, from, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
+  const audit = async (username: string) =>
+    (await papi.ok<{ entries: { action: string; remote_addr: string; detail?: { reason: string } }[] }>('GET', `/api/v1/audit?principal=${username}&limit=1000`)).entries.filter((e) => e.action === 'authenticate');
+
+  // an untrusted peer: a new spoofed header on every guess does not make it a new client
+  const spoofer = freshAddress();
+  const victim = await papi.user(uniq('spoofed-'));
+  const spoofed: number[] = [];
+  for (let i = 0; i < PAIR_FREE_FAILURES + 3; i++) spoofed.push((await get({ username: victim.username, password: `g${i}` }, spoofer, `203.0.113.${i + 1}`)).status);
+  t.diagnostic(`untrusted peer, a different X-Forwarded-For each time: ${JSON.stringify(spoofed)}`);
+  expectThrottled(await get({ username: victim.username, password: 'again' }, spoofer, '198.51.100.7'), 'spoofed X-Forwarded-For');
+  const seen = new Set((await audit(victim.username)).map((e) => e.remote_addr));
+  assert.deepEqual([...seen], [spoofer], 'the audit log has the peer, not the spoofed header');
+
+  // the trusted proxy: each forwarded client has its own budget and is the audited address
+  const user = await papi.user(uniq('proxied-'));
+  for (let i = 0; i < PAIR_FREE_FAILURES; i++) expectErr(await get({ username: user.username, password: `w${i}` }, proxy, '192.0.2.10'), 401, 'UNAUTHORIZED', `proxied guess ${i}`);
+  expectThrottled(await get(user, proxy, '192.0.2.10'), 'the failing client behind the proxy');
+  assert.equal((await get(user, proxy, '192.0.2.11')).status, 200, 'another client behind the same proxy');
+  // hops through two trusted proxies: the first untrusted address from the right is the client
+  expectThrottled(await get(user, proxy, '192.0.2.10, 10.99.1.2'), 'the failing client through two proxies');
+  const entries = await audit(user.username);
+  assert.equal(entries.filter((e) => e.remote_addr === '192.0.2.10' && e.detail?.reason === 'invalid').length, PAIR_FREE_FAILURES);
+  assert.ok(!entries.some((e) => e.remote_addr === proxy), 'the proxy itself is never the audited address');
+});
