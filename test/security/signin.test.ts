@@ -43,6 +43,11 @@ function tally(results: HttpResult[]): Record<number, number> {
   return counts;
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 async function authAudit(username: string): Promise<{ remote_addr: string; detail?: { reason: string } }[]> {
   const page = await api.ok<{ entries: { action: string; remote_addr: string; detail?: { reason: string } }[] }>('GET', `/api/v1/audit?principal=${encodeURIComponent(username)}&limit=1000`);
   return page.entries.filter((e) => e.action === 'authenticate');
@@ -126,4 +131,42 @@ test('X-Forwarded-For names the client only when the peer is a trusted proxy', {
   const entries = await audit(user.username);
   assert.equal(entries.filter((e) => e.remote_addr === '192.0.2.10' && e.detail?.reason === 'invalid').length, PAIR_FREE_FAILURES);
   assert.ok(!entries.some((e) => e.remote_addr === proxy), 'the proxy itself is never the audited address');
+});
+
+test('300 parallel bad guesses from 30 addresses: an innocent first login is served first', { timeout: 180_000 }, async (t) => {
+  const known = await Promise.all(Array.from({ length: 5 }, () => api.user(uniq('target-'))));
+  const names = [...known.map((u) => u.username), ...Array.from({ length: 5 }, () => uniq('nobody-'))];
+  const innocent = await api.user(uniq('innocent-'));
+  const started = performance.now();
+  // every guess differs (no single flight to help), one per (name, address): within every budget
+  const burst = Promise.all(
+    Array.from({ length: 30 }, () => freshAddress()).flatMap((from, a) =>
+      names.map((username, n) => v2({ username, password: `guess-${a}-${n}` }, from)),
+    ),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const loginStart = performance.now();
+  const login = await v2(innocent, freshAddress());
+  const loginMs = Math.round(performance.now() - loginStart);
+  const results = await burst;
+  const counts = tally(results);
+  t.diagnostic(`innocent first login during the burst: ${loginMs} ms (status ${login.status}); burst of 300: ${counts[401] ?? 0} checked, ${counts[429] ?? 0} refused, in ${Math.round(performance.now() - started)} ms`);
+  assert.equal(login.status, 200, `the innocent login: ${login.text}`);
+  assert.equal(counts[401], 300, `every guess was within budget and checked: ${JSON.stringify(counts)}`);
+});
+
+test('an unknown name costs as long as a known one', { timeout: 120_000 }, async (t) => {
+  const known = await Promise.all(Array.from({ length: 20 }, () => api.user(uniq('timed-'))));
+  const knownMs: number[] = [];
+  const unknownMs: number[] = [];
+  let from = freshAddress();
+  for (let i = 0; i < known.length; i++) {
+    if (i % 2 === 0) from = freshAddress();
+    for (const [username, into] of [[known[i]!.username, knownMs], [uniq('ghost-'), unknownMs]] as const) {
+      const start = performance.now();
+      expectErr(await v2({ username, password: `not-it-${i}` }, from), 401, 'UNAUTHORIZED', username);
+      into.push(performance.now() - start);
+    }
+  }
+  t.diagnostic(`wrong password, median of ${known.length}: known name ${median(knownMs).toFixed(1)} ms, unknown name ${median(unknownMs).toFixed(1)} ms`);
 });
