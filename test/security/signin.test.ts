@@ -48,8 +48,9 @@ function median(values: number[]): number {
   return sorted[Math.floor(sorted.length / 2)]!;
 }
 
-async function authAudit(username: string): Promise<{ remote_addr: string; detail?: { reason: string } }[]> {
-  const page = await api.ok<{ entries: { action: string; remote_addr: string; detail?: { reason: string } }[] }>('GET', `/api/v1/audit?principal=${encodeURIComponent(username)}&limit=1000`);
+/** The sign-in entries of the audit log for `username`. */
+async function authAudit(username: string, on = api): Promise<{ remote_addr: string; detail?: { reason: string } }[]> {
+  const page = await on.ok<{ entries: { action: string; remote_addr: string; detail?: { reason: string } }[] }>('GET', `/api/v1/audit?principal=${encodeURIComponent(username)}&limit=1000`);
   return page.entries.filter((e) => e.action === 'authenticate');
 }
 
@@ -108,8 +109,6 @@ test('X-Forwarded-For names the client only when the peer is a trusted proxy', {
   const papi = new Api(proxied.url);
   const get = (auth: Credentials, from: string, forwardedFor?: string) =>
     call(proxied.url, 'GET', '/v2/', { auth, from, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
-  const audit = async (username: string) =>
-    (await papi.ok<{ entries: { action: string; remote_addr: string; detail?: { reason: string } }[] }>('GET', `/api/v1/audit?principal=${username}&limit=1000`)).entries.filter((e) => e.action === 'authenticate');
 
   // an untrusted peer: a new spoofed header on every guess does not make it a new client
   const spoofer = freshAddress();
@@ -118,7 +117,7 @@ test('X-Forwarded-For names the client only when the peer is a trusted proxy', {
   for (let i = 0; i < PAIR_FREE_FAILURES + 3; i++) spoofed.push((await get({ username: victim.username, password: `g${i}` }, spoofer, `203.0.113.${i + 1}`)).status);
   t.diagnostic(`untrusted peer, a different X-Forwarded-For each time: ${JSON.stringify(spoofed)}`);
   expectThrottled(await get({ username: victim.username, password: 'again' }, spoofer, '198.51.100.7'), 'spoofed X-Forwarded-For');
-  const seen = new Set((await audit(victim.username)).map((e) => e.remote_addr));
+  const seen = new Set((await authAudit(victim.username, papi)).map((e) => e.remote_addr));
   assert.deepEqual([...seen], [spoofer], 'the audit log has the peer, not the spoofed header');
 
   // the trusted proxy: each forwarded client has its own budget and is the audited address
@@ -128,7 +127,7 @@ test('X-Forwarded-For names the client only when the peer is a trusted proxy', {
   assert.equal((await get(user, proxy, '192.0.2.11')).status, 200, 'another client behind the same proxy');
   // hops through two trusted proxies: the first untrusted address from the right is the client
   expectThrottled(await get(user, proxy, '192.0.2.10, 10.99.1.2'), 'the failing client through two proxies');
-  const entries = await audit(user.username);
+  const entries = await authAudit(user.username, papi);
   assert.equal(entries.filter((e) => e.remote_addr === '192.0.2.10' && e.detail?.reason === 'invalid').length, PAIR_FREE_FAILURES);
   assert.ok(!entries.some((e) => e.remote_addr === proxy), 'the proxy itself is never the audited address');
 });
