@@ -3,9 +3,10 @@
 // members), or a robot account `robot$<namespace>+<name>` with its secret.
 import { createHash } from 'node:crypto';
 import type { IdentityStore, UserRow } from '../db/identity.js';
-import { FailureLimiter } from './rate-limit.js';
+import { PasswordChecks, type CheckPriority } from './password-checks.js';
+import { InMemorySignInThrottle, type SignInThrottle } from './rate-limit.js';
 import { parseRobotLogin, type Principal } from './principal.js';
-import { secretMatches, verifyPassword } from './secrets.js';
+import { secretMatches, unknownUserHash } from './secrets.js';
 import type { TokenSubject } from './tokens.js';
 
 /** A short fingerprint of the password hash: it changes with the password. */
@@ -33,21 +34,23 @@ export class Authenticator {
 
   constructor(
     private readonly identity: IdentityStore,
-    readonly limiter = new FailureLimiter(),
-  ) {}
+    readonly throttle: SignInThrottle = new InMemorySignInThrottle(),
+    readonly passwordChecks = new PasswordChecks(),
+  ) {
+    void unknownUserHash(); // made now, so the first unknown name is not slower than the rest
+  }
 
+  /** `remote` is the client's address (behind a trusted proxy, the one it forwarded). */
   async basic(login: string, secret: string, remote: string): Promise<Principal> {
-    const keys = [`login:${login.toLowerCase()}`, `addr:${remote}`];
-    const wait = this.limiter.retryAfter(keys);
-    if (wait !== undefined) {
-      throw new AuthenticationError('throttled', `too many failed sign-ins for ${login} or from ${remote}; try again in ${wait} s`, wait);
+    // The attempt is reserved before the slow check, so parallel guesses cannot all pass.
+    const attempt = this.throttle.reserve(login.toLowerCase(), remote);
+    if (!attempt.granted) {
+      const wait = attempt.retryAfterSeconds;
+      throw new AuthenticationError('throttled', `too many failed sign-ins for ${login.slice(0, 100)} from ${remote}; try again in ${wait} s`, wait);
     }
-    const principal = await this.verify(login, secret);
-    if (!principal) {
-      this.limiter.fail(keys);
-      throw new AuthenticationError('invalid', 'invalid username or password');
-    }
-    this.limiter.succeed(keys[0]!);
+    const principal = await this.verify(login, secret, attempt.cleanRecord ? 'clean' : 'suspect');
+    if (!principal) throw new AuthenticationError('invalid', 'invalid username or password');
+    attempt.release();
     return principal;
   }
 
@@ -76,7 +79,7 @@ export class Authenticator {
     return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: stamp };
   }
 
-  private async verify(login: string, secret: string): Promise<Principal | undefined> {
+  private async verify(login: string, secret: string, priority: CheckPriority): Promise<Principal | undefined> {
     if (secret === '') return undefined;
     const robotName = parseRobotLogin(login);
     if (robotName) {
@@ -86,7 +89,7 @@ export class Authenticator {
       return { kind: 'robot', id: robot.id, namespace: robot.namespace, name: robot.name };
     }
     const user = await this.findUser(login);
-    if (!user || user.disabled) return undefined;
+    if (!user || user.disabled) return this.checkNothing(secret, priority);
     const now = Date.now();
     for (const token of await this.identity.authTokensOf(user.id)) {
       if (token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) continue;
@@ -95,14 +98,20 @@ export class Authenticator {
         return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id };
       }
     }
-    if (!user.password_hash) return undefined;
+    if (!user.password_hash) return this.checkNothing(secret, priority);
     const cacheKey = createHash('sha256').update(`${user.id}\0${secret}`).digest('base64');
     const cached = this.verifiedPasswords.get(cacheKey);
     if (cached && cached.until > now && cached.userId === user.id) return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: credentialStamp(user) };
-    if (!(await verifyPassword(user.password_hash, secret))) return undefined;
+    if (!(await this.passwordChecks.verify(user.password_hash, secret, priority))) return undefined;
     if (this.verifiedPasswords.size > 10_000) this.verifiedPasswords.clear();
     this.verifiedPasswords.set(cacheKey, { userId: user.id, until: now + PASSWORD_CACHE_MS });
     return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: credentialStamp(user) };
+  }
+
+  /** For a name that is unknown, disabled or has no password: one check all the same, so the time does not tell. */
+  private async checkNothing(secret: string, priority: CheckPriority): Promise<undefined> {
+    await this.passwordChecks.verify(await unknownUserHash(), secret, priority);
+    return undefined;
   }
 
   /** `jdoe` or, for members of organization `acme`, `acme/jdoe`. */

@@ -1,39 +1,121 @@
-// Slows down password guessing: after `maxFailures` failed sign-ins for one
-// user name or one client address within `windowMs`, further attempts from
-// that key are refused until the window has passed. Kept in process memory:
-// behind N processes an attacker gets at most N times the budget.
-export class FailureLimiter {
+// Slows down guessing of passwords, personal auth tokens and robot secrets,
+// without letting anyone lock an account out.
+//
+// Failures count against two budgets: one per (name, client address), and
+// one per client address over all names (password spraying). Each budget
+// lets a few failures through freely; after that every further attempt
+// must wait a delay that doubles with each failure, up to a cap, and
+// failures are forgotten after a while. There is no budget per name alone:
+// failures from other addresses never refuse the right secret from an
+// address that has not failed. (IPv6 clients are counted per /64, the
+// smallest network a client usually gets.)
+//
+// An attempt is reserved, counted as a failure, before its (slow) check and
+// released when it succeeds, so parallel guesses cannot all pass the budget
+// before the first is charged.
+//
+// Kept in process memory behind the SignInThrottle interface: behind N
+// processes an attacker gets N times the budget. A later issue moves the
+// throttle into PostgreSQL so that all nodes share one.
+
+export interface SignInThrottle {
+  /** Reserves an attempt by `name` from `address`, or says how long to wait. */
+  reserve(name: string, address: string, now?: number): Reservation;
+}
+
+export type Reservation =
+  | {
+      granted: true;
+      /** The address had no recent failures: its checks may go first. */
+      cleanRecord: boolean;
+      /** The attempt succeeded: refund it and forget the pair's failures. Not calling it keeps it as a failure. */
+      release(): void;
+    }
+  | { granted: false; retryAfterSeconds: number };
+
+export interface Budget {
+  /** Failures allowed without any wait. */
+  freeFailures: number;
+  /** The wait after the first failure beyond the free ones; it doubles with each further one. */
+  firstDelayMs: number;
+  maxDelayMs: number;
+  /** A failure stops counting this long after it happened. */
+  memoryMs: number;
+}
+
+export const PAIR_BUDGET: Budget = { freeFailures: 5, firstDelayMs: 1_000, maxDelayMs: 60_000, memoryMs: 15 * 60_000 };
+/** Larger than a pair's: many people may share one address (NAT). */
+export const ADDRESS_BUDGET: Budget = { freeFailures: 30, firstDelayMs: 1_000, maxDelayMs: 60_000, memoryMs: 15 * 60_000 };
+
+/** Keys kept before old ones are dropped: memory stays bounded under a flood of addresses. */
+const MAX_KEYS = 100_000;
+
+export class InMemorySignInThrottle implements SignInThrottle {
+  /** Times of failures (and of attempts in progress), oldest first, per key. */
   private readonly failures = new Map<string, number[]>();
 
   constructor(
-    readonly maxFailures = 10,
-    readonly windowMs = 60_000,
+    readonly pair: Budget = PAIR_BUDGET,
+    readonly address: Budget = ADDRESS_BUDGET,
   ) {}
 
-  /** Seconds to wait if any key is over its budget, else undefined. */
-  retryAfter(keys: string[], now = Date.now()): number | undefined {
-    let wait = 0;
-    for (const key of keys) {
-      const recent = this.recent(key, now);
-      if (recent.length >= this.maxFailures) wait = Math.max(wait, recent[0]! + this.windowMs - now);
+  reserve(name: string, address: string, now = Date.now()): Reservation {
+    const network = clientNetwork(address);
+    const pairKey = `pair:${name}\0${network}`;
+    const addressKey = `addr:${network}`;
+    const pairTimes = this.recent(pairKey, this.pair, now);
+    const addressTimes = this.recent(addressKey, this.address, now);
+    const wait = Math.max(waitMs(pairTimes, this.pair, now), waitMs(addressTimes, this.address, now));
+    if (wait > 0) return { granted: false, retryAfterSeconds: Math.ceil(wait / 1000) };
+    const cleanRecord = addressTimes.length === 0;
+    this.failures.set(pairKey, [...pairTimes, now]);
+    this.failures.set(addressKey, [...addressTimes, now]);
+    this.bound(now);
+    return {
+      granted: true,
+      cleanRecord,
+      release: () => {
+        this.failures.delete(pairKey);
+        const times = this.failures.get(addressKey);
+        const i = times?.lastIndexOf(now) ?? -1;
+        if (i >= 0) times!.splice(i, 1);
+      },
+    };
+  }
+
+  private recent(key: string, budget: Budget, now: number): number[] {
+    return (this.failures.get(key) ?? []).filter((t) => t > now - budget.memoryMs);
+  }
+
+  private bound(now: number): void {
+    if (this.failures.size <= MAX_KEYS) return;
+    const memory = Math.max(this.pair.memoryMs, this.address.memoryMs);
+    for (const [key, times] of this.failures) if (!times.some((t) => t > now - memory)) this.failures.delete(key);
+    // Still too many: forget the keys first seen longest ago, with room to spare.
+    for (const key of this.failures.keys()) {
+      if (this.failures.size <= MAX_KEYS * 0.9) break;
+      this.failures.delete(key);
     }
-    return wait > 0 ? Math.ceil(wait / 1000) : undefined;
   }
+}
 
-  fail(keys: string[], now = Date.now()): void {
-    for (const key of keys) this.failures.set(key, [...this.recent(key, now), now]);
-    if (this.failures.size > 100_000) this.prune(now);
-  }
+/** How long the next attempt must wait after these failures (0: it may go now). */
+export function waitMs(times: number[], budget: Budget, now: number): number {
+  const beyond = times.length - budget.freeFailures;
+  if (beyond < 0 || times.length === 0) return 0;
+  const delay = Math.min(budget.firstDelayMs * 2 ** beyond, budget.maxDelayMs);
+  return Math.max(0, times[times.length - 1]! + delay - now);
+}
 
-  succeed(key: string): void {
-    this.failures.delete(key);
-  }
-
-  private recent(key: string, now: number): number[] {
-    return (this.failures.get(key) ?? []).filter((t) => t > now - this.windowMs);
-  }
-
-  private prune(now: number): void {
-    for (const [key, times] of this.failures) if (!times.some((t) => t > now - this.windowMs)) this.failures.delete(key);
-  }
+/** The address itself for IPv4 (also IPv4-mapped IPv6); the /64 for IPv6. */
+export function clientNetwork(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!address.includes(':')) return address;
+  const bare = address.replace(/%.*$/, '').toLowerCase();
+  const [head = '', tail] = bare.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => parseInt(g, 16).toString(16)).join(':')}::/64`;
 }

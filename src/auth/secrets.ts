@@ -8,6 +8,19 @@ export function hashPassword(password: string): Promise<string> {
   return argon2Hash(password);
 }
 
+let unknownUser: Promise<string> | undefined;
+
+/**
+ * The hash of a random password nobody knows, made once with the same
+ * parameters as real ones: checking a password for a name that does not
+ * exist against it costs what a real check costs, so the answer's time
+ * does not tell which names exist.
+ */
+export function unknownUserHash(): Promise<string> {
+  unknownUser ??= hashPassword(generateSecret());
+  return unknownUser;
+}
+
 export async function verifyPassword(hash: string, password: string): Promise<boolean> {
   try {
     return await argon2Verify(hash, password);

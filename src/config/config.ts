@@ -2,11 +2,20 @@
 // defaults, a YAML file, HATOBA_* environment variables and command-line
 // flags. Validated once here; the rest of the code gets typed values.
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** `10.0.0.0/8`, `2001:db8::/32`, or one address (`192.0.2.7`). */
+function isCidr(value: string): boolean {
+  const [address = '', prefix, extra] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || extra !== undefined) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
 
 export const configSchema = z
   .object({
@@ -27,6 +36,17 @@ export const configSchema = z
     tls_key: z.string().min(1).optional(),
     /** Mutual TLS: clients must present a certificate that chains to this CA bundle. */
     tls_client_ca: z.string().min(1).optional(),
+    /**
+     * Peers whose X-Forwarded-For (and -Proto, -Host) are believed: the
+     * client address the audit log and the sign-in throttle use. A list, or
+     * one comma-separated string (as in the environment).
+     */
+    trusted_proxies: z
+      .preprocess(
+        (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
+        z.array(z.string().refine(isCidr, 'must be an IP address or a CIDR, e.g. 10.0.0.0/8')),
+      )
+      .default([]),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -45,6 +65,8 @@ export interface ServerConfig {
   publicUrl?: string;
   /** Serve HTTPS with these files (paths resolved); plain HTTP when absent. */
   tls?: { cert: string; key: string; clientCa?: string };
+  /** CIDRs of reverse proxies whose X-Forwarded-For names the client. */
+  trustedProxies: string[];
   workers: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
@@ -63,6 +85,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TLS_CERT: 'tls_cert',
   HATOBA_TLS_KEY: 'tls_key',
   HATOBA_TLS_CLIENT_CA: 'tls_client_ca',
+  HATOBA_TRUSTED_PROXIES: 'trusted_proxies',
 };
 
 export class ConfigError extends Error {}
@@ -103,6 +126,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     workers: c.workers,
     publicUrl: c.public_url,
     tls: c.tls_cert && c.tls_key ? { cert: resolve(c.tls_cert), key: resolve(c.tls_key), clientCa: c.tls_client_ca && resolve(c.tls_client_ca) } : undefined,
+    trustedProxies: c.trusted_proxies,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

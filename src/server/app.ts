@@ -51,6 +51,9 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     return503OnClosing: true,
     // Typed as the plain HTTP server: the routes see the same requests either way.
     ...(tls ? ({ https: tls } as object) : {}),
+    // req.ip (the address the audit log and the sign-in throttle use),
+    // req.protocol and req.hostname follow X-Forwarded-* only from these peers.
+    trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
   const stopTlsReload = tls && config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
   // Bodies are streamed by the handlers themselves (blobs) or read with a

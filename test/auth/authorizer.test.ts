@@ -7,7 +7,7 @@ import { Accounts } from '../../src/auth/accounts.js';
 import { AuthenticationError, Authenticator } from '../../src/auth/authenticate.js';
 import { Authorizer } from '../../src/auth/authorize.js';
 import { ANONYMOUS, type Principal } from '../../src/auth/principal.js';
-import { FailureLimiter } from '../../src/auth/rate-limit.js';
+import { ADDRESS_BUDGET, InMemorySignInThrottle, PAIR_BUDGET } from '../../src/auth/rate-limit.js';
 import { openSqlite } from '../../src/db/connect.js';
 import { IdentityStore } from '../../src/db/identity.js';
 import type { Database } from '../../src/db/schema.js';
@@ -34,7 +34,7 @@ before(async () => {
   accounts = new Accounts(store);
   await accounts.ensureBuiltinRoles();
   authz = new Authorizer(store);
-  authn = new Authenticator(store, new FailureLimiter(3, 60_000));
+  authn = new Authenticator(store);
   for (const name of ['root', 'orgadmin', 'reader', 'writer', 'grouped', 'nobody']) users[name] = await user(name);
   await accounts.createOrganization('acme');
   await accounts.setOrganizationMember('acme', 'orgadmin', true);
@@ -139,7 +139,7 @@ test('sign-in: password, auth token, <org>/<user>, robot', async () => {
 });
 
 test('sign-in failures: wrong password, <org>/<user> for a non-member, empty secret, unknown robot', async () => {
-  const fresh = new Authenticator(new IdentityStore(db), new FailureLimiter(100, 60_000));
+  const fresh = new Authenticator(new IdentityStore(db));
   const addr = '192.0.2.2';
   for (const [login, secret] of [
     ['reader', 'wrong-password'],
@@ -174,20 +174,22 @@ test('an expired auth token no longer signs in or resolves', async () => {
   assert.equal(await authn.resolve({ kind: 'user', id, tokenId: 'expired-token', name: 'writer' }), undefined);
 });
 
-test('repeated failures are throttled per user name, success resets the user name', async () => {
-  const limited = new Authenticator(new IdentityStore(db), new FailureLimiter(3, 60_000));
+test('repeated failures are throttled per (user name, address) and per address, never for the name everywhere', async () => {
+  const limited = new Authenticator(new IdentityStore(db), new InMemorySignInThrottle({ ...PAIR_BUDGET, freeFailures: 3 }));
   for (let i = 0; i < 3; i++) {
-    await assert.rejects(limited.basic('nobody', 'bad', `198.51.100.${i}`), (e: unknown) => e instanceof AuthenticationError && e.reason === 'invalid');
+    await assert.rejects(limited.basic('nobody', 'bad', '198.51.100.1'), (e: unknown) => e instanceof AuthenticationError && e.reason === 'invalid');
   }
-  await assert.rejects(limited.basic('nobody', 'nobody-password', '198.51.100.9'), (e: unknown) => {
+  await assert.rejects(limited.basic('nobody', 'nobody-password', '198.51.100.1'), (e: unknown) => {
     assert.ok(e instanceof AuthenticationError);
     assert.equal(e.reason, 'throttled');
     assert.ok(e.retryAfterSeconds! > 0 && e.retryAfterSeconds! <= 60);
     return true;
   });
+  assert.equal((await limited.basic('nobody', 'nobody-password', '198.51.100.9')).kind, 'user', 'the right password from an address that has not failed');
   // the address that failed is throttled for other users as well
-  const byAddr = new Authenticator(new IdentityStore(db), new FailureLimiter(2, 60_000));
+  const byAddr = new Authenticator(new IdentityStore(db), new InMemorySignInThrottle(PAIR_BUDGET, { ...ADDRESS_BUDGET, freeFailures: 2 }));
   await assert.rejects(byAddr.basic('a1', 'x', '203.0.113.5'));
   await assert.rejects(byAddr.basic('a2', 'x', '203.0.113.5'));
   await assert.rejects(byAddr.basic('reader', 'reader-password', '203.0.113.5'), (e: unknown) => e instanceof AuthenticationError && e.reason === 'throttled');
+  assert.equal((await byAddr.basic('reader', 'reader-password', '203.0.113.6')).kind, 'user');
 });

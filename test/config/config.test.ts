@@ -59,3 +59,13 @@ test('bad values are refused with the key and what is wrong', () => {
     assert.throws(() => loadConfig(sources), (err: unknown) => err instanceof ConfigError && message.test(err.message), String(message));
   }
 });
+
+test('trusted_proxies: none by default; a YAML list or a comma-separated HATOBA_TRUSTED_PROXIES; bad entries named', () => {
+  assert.deepEqual(loadConfig({ env: {} }).trustedProxies, []);
+  const path = file('proxies.yaml', 'trusted_proxies:\n  - 10.0.0.0/8\n  - 2001:db8::/32\n  - 192.0.2.7\n');
+  assert.deepEqual(loadConfig({ file: path, env: {} }).trustedProxies, ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7']);
+  assert.deepEqual(loadConfig({ env: { HATOBA_TRUSTED_PROXIES: '10.1.0.0/16, 127.0.0.1' } }).trustedProxies, ['10.1.0.0/16', '127.0.0.1']);
+  for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.0/8/1', '::1/129', '10.0.0.0/x']) {
+    assert.throws(() => loadConfig({ env: { HATOBA_TRUSTED_PROXIES: `10.0.0.0/8,${bad}` } }), (e: unknown) => e instanceof ConfigError && /trusted_proxies\.1: must be an IP address or a CIDR/.test(e.message), bad);
+  }
+});
