@@ -1,7 +1,9 @@
 // A small typed client for Hatoba's management API (/api/v1) and for
 // checking credentials the way docker login does (/v2/ and the token
-// endpoint). Requests carry Basic credentials; failures become ApiError
-// (carrying the OCI error code and message) or ConnectionError.
+// endpoint). Requests carry Basic credentials up front (the API's 401 has
+// no Basic challenge to answer, so that browsers never offer to store a
+// password for it); failures become ApiError (carrying the OCI error code
+// and message) or ConnectionError.
 
 import type { AuthToken, Robot, RoleBinding, SubjectKind, User } from '../formats/management-api.js';
 

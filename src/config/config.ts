@@ -22,6 +22,17 @@ export const configSchema = z
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
     public_url: z.string().url().optional(),
+    /**
+     * Origins (besides the registry's own) whose web pages may call the
+     * management API, e.g. a console served elsewhere. A list, or one
+     * comma-separated string (HATOBA_API_ALLOWED_ORIGINS).
+     */
+    api_allowed_origins: z
+      .preprocess(
+        (v) => (typeof v === 'string' ? v.split(',').map((o) => o.trim()).filter(Boolean) : v),
+        z.array(z.string().url().refine(isOrigin, 'each of api_allowed_origins must be an origin: scheme://host[:port], no path')),
+      )
+      .default([]),
   })
   .strict();
 
@@ -36,6 +47,8 @@ export interface ServerConfig {
   uploadIdleTimeoutMs: number;
   tokenService: string;
   publicUrl?: string;
+  /** Origins whose pages may call /api/v1, as scheme://host[:port]. */
+  apiAllowedOrigins: string[];
   workers: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
@@ -51,6 +64,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
+  HATOBA_API_ALLOWED_ORIGINS: 'api_allowed_origins',
 };
 
 export class ConfigError extends Error {}
@@ -90,9 +104,16 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
+    apiAllowedOrigins: c.api_allowed_origins.map((o) => new URL(o).origin),
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };
+}
+
+function isOrigin(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.origin !== 'null' && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -64,6 +64,7 @@ export class IdentityStore {
   }
 
   async updateUser(id: number, changes: { password_hash?: string; email?: string | null; disabled?: number }): Promise<void> {
+    if (Object.keys(changes).length === 0) return;
     await this.db.updateTable('users').set(changes).where('id', '=', id).execute();
   }
 
