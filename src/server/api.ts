@@ -6,7 +6,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
-import type { Verb } from '../auth/verbs.js';
+import { VERBS, type Verb } from '../auth/verbs.js';
 import { RegistryError } from '../registry/errors.js';
 import type { AccessGuard } from './access.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
@@ -279,9 +279,10 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
 
   // --- projects (names contain '/', so they are the tail of the path) -----------
 
+  // Public projects and those the caller holds any right in; nobody learns other tenants' private names.
   app.get('/api/v1/projects', async (req, reply) => {
-    await guard.requireCredentials(req, reply);
-    return { projects: await accounts.listProjects() };
+    const may = await authorizer.decider(await signedIn(req, reply));
+    return { projects: (await accounts.listProjects()).filter((p) => p.public || VERBS.some((v) => may(v, p.name))) };
   });
   app.post('/api/v1/projects', async (req, reply) => {
     const input = await body(req, projectInput);
@@ -309,7 +310,7 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
   // --- roles and role bindings --------------------------------------------------
 
   app.get('/api/v1/roles', async (req, reply) => {
-    await guard.requireCredentials(req, reply);
+    await signedIn(req, reply);
     return { roles: await accounts.listRoles() };
   });
   app.post('/api/v1/roles', async (req, reply) => {

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
-import { Api, call, expectErr, freshAddress, uniq, type HttpResult } from '../auth/access-helpers.js';
+import type { Credentials } from '../helpers/registry-client.js';
+import { Api, bearer, call, expectErr, freshAddress, getToken, uniq, type HttpResult } from '../auth/access-helpers.js';
 
 const CONSOLE = 'https://console.example.com';
 let server: RunningServer;
@@ -72,6 +73,39 @@ test('api_allowed_origins: a list in the file, comma-separated in the environmen
   for (const bad of ['https://a.example/console', 'not a url', 'https://a.example/?x=1']) {
     assert.throws(() => loadConfig({ env: { HATOBA_API_ALLOWED_ORIGINS: bad } }), (err: unknown) => err instanceof ConfigError && /api_allowed_origins/.test(err.message), bad);
   }
+});
+
+describe('listing', () => {
+  test('bearer tokens (the anonymous one too) are refused on /api/v1; lists show only what the caller may see', async () => {
+    const anon = await getToken(server.url, null, []);
+    for (const path of ['/api/v1/projects', '/api/v1/roles', '/api/v1/me', '/api/v1/users']) {
+      const res = await call(server.url, 'GET', path, { auth: bearer(anon.token) });
+      expectErr(res, 401, 'UNAUTHORIZED', `anonymous bearer ${path}`);
+      assert.doesNotMatch(res.text, /"projects"|"roles"/);
+    }
+    const tenantA = await api.user(uniq('tenant-a-'));
+    const tenantB = await api.user(uniq('tenant-b-'));
+    const [projA, projB, pub] = [uniq('private-a'), uniq('private-b'), uniq('public-')];
+    await api.project(projA);
+    await api.project(projB);
+    await api.project(pub, true);
+    await api.bind(projA, 'artifact-reader', { kind: 'user', name: tenantA.username });
+    await api.bind(`${projB}/team`, 'project-admin', { kind: 'user', name: tenantB.username });
+    await api.bind(projB, 'artifact-writer', { kind: 'user', name: tenantB.username });
+    const robot = await api.ok<{ login: string; secret: string }>('POST', '/api/v1/robots', { namespace: projA, name: 'ci' }, 201);
+    await api.bind(projA, 'artifact-reader', { kind: 'robot', name: robot.login });
+
+    const signedIn = await getToken(server.url, tenantA, [`repository:${projA}/app:pull`]);
+    expectErr(await call(server.url, 'GET', '/api/v1/projects', { auth: bearer(signedIn.token) }), 401, 'UNAUTHORIZED', "a user's bearer token");
+
+    const visible = async (auth: Credentials) => (await api.as(auth).ok<{ projects: { name: string }[] }>('GET', '/api/v1/projects')).projects.map((p) => p.name).filter((n) => [projA, projB, pub].includes(n)).sort();
+    assert.deepEqual(await visible(tenantA), [projA, pub].sort(), 'tenant A');
+    assert.deepEqual(await visible(tenantB), [projB, pub].sort(), 'tenant B');
+    assert.deepEqual(await visible({ username: robot.login, password: robot.secret }), [projA, pub].sort(), 'robot of A');
+    const outsider = await api.user(uniq('outsider-'));
+    assert.deepEqual(await visible(outsider), [pub], 'a user without bindings sees the public project only');
+    assert.deepEqual(await visible(api.auth as Credentials), [projA, projB, pub].sort(), 'the instance admin sees them all');
+  });
 });
 
 describe('client mistakes are 4xx, never 500', () => {
