@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { IdentityStore, UserRow } from '../db/identity.js';
 import { FailureLimiter } from './rate-limit.js';
-import { parseRobotLogin, type Principal } from './principal.js';
+import { parseRobotLogin, parseTokenScopes, type Principal } from './principal.js';
 import { secretMatches, verifyPassword } from './secrets.js';
 import type { TokenSubject } from './tokens.js';
 
@@ -69,7 +69,7 @@ export class Authenticator {
     if (subject.tokenId !== undefined) {
       const token = await this.identity.authTokenById(subject.tokenId);
       if (!token || token.user_id !== user.id || token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) return undefined;
-      return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: subject.tokenId };
+      return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: subject.tokenId, scopes: parseTokenScopes(token.scopes) };
     }
     const stamp = credentialStamp(user);
     if (subject.credentialStamp !== undefined && subject.credentialStamp !== stamp) return undefined;
@@ -92,7 +92,7 @@ export class Authenticator {
       if (token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) continue;
       if (secretMatches(secret, token.secret_hash)) {
         if (token.last_used_at === null || token.last_used_at < now - TOKEN_TOUCH_MS) await this.identity.touchAuthToken(token.id, now);
-        return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id };
+        return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id, scopes: parseTokenScopes(token.scopes) };
       }
     }
     if (!user.password_hash) return undefined;

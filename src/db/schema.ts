@@ -86,6 +86,10 @@ export interface AuthTokensTable {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Space-separated token scopes (pull, push, api). */
+  scopes: string;
+  /** The auth token this one was created with, if any: revoking it revokes this one. */
+  parent_id: string | null;
 }
 
 /** Robot accounts belong to a namespace and authenticate with a secret only. */

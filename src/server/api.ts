@@ -5,7 +5,7 @@
 // and denial in the audit log.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { Principal } from '../auth/principal.js';
+import { mayManageAccount, TOKEN_SCOPES, type Principal } from '../auth/principal.js';
 import { VERBS, type Verb } from '../auth/verbs.js';
 import { RegistryError } from '../registry/errors.js';
 import type { AccessGuard } from './access.js';
@@ -17,8 +17,10 @@ export const API_BODY_LIMIT = 1024 * 1024;
 const AUDIT_PAGE_MAX = 1000;
 
 const userInput = z.object({ username: z.string(), password: z.string().optional(), email: z.string().email().optional() }).strict();
-const userChanges = z.object({ password: z.string().optional(), email: z.string().email().nullable().optional(), disabled: z.boolean().optional() }).strict();
-const tokenInput = z.object({ name: z.string(), expiresInDays: z.number().int().optional() }).strict();
+const userChanges = z
+  .object({ password: z.string().optional(), email: z.string().email().nullable().optional(), disabled: z.boolean().optional(), revokeTokens: z.boolean().optional() })
+  .strict();
+const tokenInput = z.object({ name: z.string(), expiresInDays: z.number().int().optional(), scopes: z.array(z.enum(TOKEN_SCOPES)).optional() }).strict();
 const robotInput = z.object({ namespace: z.string(), name: z.string(), description: z.string().max(1000).optional(), expiresInDays: z.number().int().positive().optional() }).strict();
 const nameInput = z.object({ name: z.string() }).strict();
 const projectInput = z.object({ name: z.string(), public: z.boolean().default(false) }).strict();
@@ -91,7 +93,7 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
     const principal = await signedIn(req, reply);
     if (await authorizer.authorize(principal, verb, resource)) return principal;
     await audit.record({ principal, action: `api.${verb}`, resource: resource || '(instance)', result: 'denied', remote: req.ip, detail: { route: req.routeOptions.url } });
-    throw new RegistryError('DENIED', `you need the ${verb} right on ${resource || 'the instance'} for this`);
+    throw new RegistryError('DENIED', `you need the ${verb} right on ${resource || 'the instance'} for this${principal.kind === 'user' && principal.via === 'token' ? ' (and an auth token with a scope that allows it)' : ''}`);
   }
 
   /**
@@ -116,6 +118,22 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
     const principal = await signedIn(req, reply);
     if (principal.kind === 'user' && principal.username === username) return principal;
     return need(req, reply, 'admin', '');
+  }
+
+  /**
+   * Managing tokens and the e-mail, on one's own account or as an admin,
+   * needs a password or an auth token with the `api` scope.
+   */
+  async function accountManager(req: FastifyRequest, reply: FastifyReply, username: string): Promise<Principal> {
+    const principal = await selfOrAdmin(req, reply, username);
+    await mayManage(req, principal, username);
+    return principal;
+  }
+
+  async function mayManage(req: FastifyRequest, principal: Principal, username: string): Promise<void> {
+    if (mayManageAccount(principal)) return;
+    await audit.record({ principal, action: 'api.account', resource: username, result: 'denied', remote: req.ip, detail: { route: req.routeOptions.url } });
+    throw new RegistryError('DENIED', 'managing auth tokens and the e-mail needs your password or an auth token with the api scope');
   }
 
   async function wrote(req: FastifyRequest, principal: Principal, action: string, resource: string, detail?: Record<string, unknown>) {
@@ -153,6 +171,8 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
     if (changes.password !== undefined && principal.kind === 'user' && principal.username === username && principal.via !== 'password') {
       throw new RegistryError('DENIED', 'changing your password needs your current password, not an auth token: sign in with the password');
     }
+    // Nor to move the e-mail (where resets go) or to touch the tokens.
+    if (changes.email !== undefined || changes.revokeTokens) await mayManage(req, principal, username!);
     const user = await accounts.updateUser(username!, changes);
     guard.identity.authenticator.forgetPasswords();
     await wrote(req, principal, 'user.update', username!, { fields: Object.keys(changes) });
@@ -168,19 +188,19 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
   });
   app.get('/api/v1/users/:username/tokens', async (req, reply) => {
     const { username } = req.params as Params;
-    await selfOrAdmin(req, reply, username!);
+    await accountManager(req, reply, username!);
     return { tokens: await accounts.listTokens(username!) };
   });
   app.post('/api/v1/users/:username/tokens', async (req, reply) => {
     const { username } = req.params as Params;
-    const principal = await selfOrAdmin(req, reply, username!);
-    const token = await accounts.createToken(username!, await body(req, tokenInput));
-    await wrote(req, principal, 'token.create', `${username}/${token.id}`, { name: token.name });
+    const principal = await accountManager(req, reply, username!);
+    const token = await accounts.createToken(username!, await body(req, tokenInput), principal);
+    await wrote(req, principal, 'token.create', `${username}/${token.id}`, { name: token.name, scopes: token.scopes, parent: token.parent ?? undefined });
     return reply.code(201).header('Cache-Control', 'no-store').send(token);
   });
   app.delete('/api/v1/users/:username/tokens/:id', async (req, reply) => {
     const { username, id } = req.params as Params;
-    const principal = await selfOrAdmin(req, reply, username!);
+    const principal = await accountManager(req, reply, username!);
     await accounts.revokeToken(username!, id!);
     await wrote(req, principal, 'token.revoke', `${username}/${id}`);
     return reply.code(204).send();
@@ -421,7 +441,7 @@ function notFound(message: string): never {
 }
 
 function describe(p: Principal): Record<string, unknown> {
-  if (p.kind === 'user') return { kind: 'user', username: p.username, via: p.via };
+  if (p.kind === 'user') return { kind: 'user', username: p.username, via: p.via, ...(p.scopes ? { scopes: p.scopes } : {}) };
   if (p.kind === 'robot') return { kind: 'robot', namespace: p.namespace, name: p.name };
   return { kind: 'anonymous' };
 }

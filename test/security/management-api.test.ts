@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/config/config.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import type { Credentials } from '../helpers/registry-client.js';
-import { Api, bearer, call, expectErr, freshAddress, getToken, uniq, type HttpResult } from '../auth/access-helpers.js';
+import { actionsFor, Api, bearer, call, expectErr, freshAddress, getToken, postToken, uniq, type HttpResult } from '../auth/access-helpers.js';
 
 const CONSOLE = 'https://console.example.com';
 let server: RunningServer;
@@ -105,6 +105,96 @@ describe('listing', () => {
     const outsider = await api.user(uniq('outsider-'));
     assert.deepEqual(await visible(outsider), [pub], 'a user without bindings sees the public project only');
     assert.deepEqual(await visible(api.auth as Credentials), [projA, projB, pub].sort(), 'the instance admin sees them all');
+  });
+});
+
+describe('leaked personal auth tokens', () => {
+  let user: Credentials;
+  let repo: string;
+  before(async () => {
+    user = await api.user(uniq('owner-'));
+    repo = `${uniq('scoped')}/app`;
+    await api.bind(repo.split('/')[0]!, 'project-admin', { kind: 'user', name: user.username });
+  });
+  /** The tokens as listed, without last_used_at (which signing in with them moves). */
+  const tokensOf = async (username: string) =>
+    (await api.ok<{ tokens: { id: string; name: string; revoked: boolean; scopes: string[]; parent: string | null; expires_at: string | null; last_used_at?: string | null }[] }>('GET', `/api/v1/users/${username}/tokens`)).tokens.map(
+      ({ last_used_at: _, ...t }) => t,
+    );
+
+  test('a default (pull, push) token cannot mint tokens, manage tokens, change the e-mail or administer', async () => {
+    const created = await api.as(user).ok<{ id: string; secret: string; scopes: string[] }>('POST', `/api/v1/users/${user.username}/tokens`, { name: 'ci' }, 201);
+    assert.deepEqual(created.scopes, ['pull', 'push']);
+    const leaked = { username: user.username, password: created.secret };
+    const before = await tokensOf(user.username);
+    const email = (await api.ok<{ email: string | null }>('GET', `/api/v1/users/${user.username}`)).email;
+    const as = api.as(leaked);
+    for (const [method, path, body] of [
+      ['POST', `/api/v1/users/${user.username}/tokens`, { name: 'successor', expiresInDays: 3650 }],
+      ['GET', `/api/v1/users/${user.username}/tokens`, undefined],
+      ['DELETE', `/api/v1/users/${user.username}/tokens/${before[0]!.id}`, undefined],
+      ['PATCH', `/api/v1/users/${user.username}`, { email: 'attacker@evil.example' }],
+      ['PATCH', `/api/v1/users/${user.username}`, { revokeTokens: true }],
+      ['PATCH', `/api/v1/users/${user.username}`, { password: 'attacker-password' }],
+      ['POST', '/api/v1/rolebindings', { name: 'more', namespace: repo.split('/')[0], role: 'artifact-reader', subject: { kind: 'user', name: user.username } }],
+    ] as const) {
+      expectErr(await as.call(method, path, body), 403, 'DENIED', `${method} ${path} ${JSON.stringify(body ?? '')}`);
+    }
+    assert.deepEqual(await tokensOf(user.username), before, 'no token created or revoked');
+    assert.equal((await api.ok<{ email: string | null }>('GET', `/api/v1/users/${user.username}`)).email, email, 'e-mail unchanged');
+    // It still does what it is for: pull and push, but not what its scopes lack.
+    assert.deepEqual(actionsFor((await getToken(server.url, leaked, [`repository:${repo}:pull,push,delete`])).token, repo), ['pull', 'push', 'delete']);
+    const pullOnly = await api.as(user).ok<{ secret: string }>('POST', `/api/v1/users/${user.username}/tokens`, { name: 'puller', scopes: ['pull'] }, 201);
+    const puller = { username: user.username, password: pullOnly.secret };
+    assert.deepEqual(actionsFor((await getToken(server.url, puller, [`repository:${repo}:pull,push`])).token, repo), ['pull'], 'bearer tokens are narrowed to the scopes');
+    expectErr(await call(server.url, 'POST', `/v2/${repo}/blobs/uploads/`, { auth: puller }), 403, 'DENIED', 'Basic push with a pull token');
+  });
+
+  test('an api token mints no token wider or longer-lived than itself, and what it minted dies with it', async () => {
+    const parent = await api.as(user).ok<{ id: string; secret: string; expires_at: string }>('POST', `/api/v1/users/${user.username}/tokens`, { name: 'admin-tool', scopes: ['pull', 'api'], expiresInDays: 30 }, 201);
+    const asParent = api.as({ username: user.username, password: parent.secret });
+    const before = await tokensOf(user.username);
+    expectErr(await asParent.call('POST', `/api/v1/users/${user.username}/tokens`, { name: 'wider', scopes: ['pull', 'push'] }), 403, 'DENIED', 'wider');
+    expectErr(await asParent.call('POST', `/api/v1/users/${user.username}/tokens`, { name: 'wider' }), 403, 'DENIED', 'default scopes are wider than pull,api');
+    expectErr(await asParent.call('POST', `/api/v1/users/${user.username}/tokens`, { name: 'longer', scopes: ['pull'], expiresInDays: 3650 }), 400, 'INVALID_ARGUMENT', 'longer-lived');
+    assert.deepEqual(await tokensOf(user.username), before, 'nothing was created');
+    const child = await asParent.ok<{ id: string; secret: string; parent: string; expires_at: string; scopes: string[] }>('POST', `/api/v1/users/${user.username}/tokens`, { name: 'child', scopes: ['pull', 'api'] }, 201);
+    assert.equal(child.parent, parent.id);
+    assert.equal(child.expires_at, parent.expires_at, 'without an expiry it expires with its parent');
+    const grandchild = await api.as({ username: user.username, password: child.secret }).ok<{ secret: string; parent: string }>('POST', `/api/v1/users/${user.username}/tokens`, { name: 'grandchild', scopes: ['pull'] }, 201);
+    assert.equal(grandchild.parent, child.id);
+    assert.equal((await call(server.url, 'GET', '/v2/', { auth: { username: user.username, password: grandchild.secret } })).status, 200);
+    const refresh = await postToken(server.url, { grant_type: 'password', username: user.username, password: grandchild.secret, service: 'hatoba', scope: `repository:${repo}:pull` });
+    assert.equal(refresh.status, 200, refresh.text);
+
+    // Revoking the parent (with the password) revokes the whole line.
+    assert.equal((await api.as(user).call('DELETE', `/api/v1/users/${user.username}/tokens/${parent.id}`)).status, 204);
+    for (const secret of [parent.secret, child.secret, grandchild.secret]) {
+      expectErr(await call(server.url, 'GET', '/v2/', { auth: { username: user.username, password: secret }, from: freshAddress() }), 401, 'UNAUTHORIZED', 'a revoked line');
+    }
+    const again = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: refresh.json().refresh_token, service: 'hatoba' });
+    assert.equal(again.status, 401, `the grandchild's refresh token: ${again.text}`);
+    const listed = await tokensOf(user.username);
+    assert.deepEqual(
+      listed.filter((t) => ['admin-tool', 'child', 'grandchild'].includes(t.name)).map((t) => [t.name, t.revoked]),
+      [['admin-tool', true], ['child', true], ['grandchild', true]],
+    );
+  });
+
+  test('a password reset can revoke every token; without it the tokens stay', async () => {
+    const u = await api.user(uniq('reset-'));
+    const keep = await api.token(u.username, 'keep');
+    await api.ok('PATCH', `/api/v1/users/${u.username}`, { password: `${u.password}-2` });
+    assert.equal((await call(server.url, 'GET', '/v2/', { auth: keep })).status, 200, 'a plain password change keeps the tokens');
+    const minted = await api.as({ username: u.username, password: `${u.password}-2` }).ok<{ secret: string }>('POST', `/api/v1/users/${u.username}/tokens`, { name: 'api', scopes: ['api', 'pull'] }, 201);
+    const fromApi = await api.as({ username: u.username, password: minted.secret }).ok<{ secret: string }>('POST', `/api/v1/users/${u.username}/tokens`, { name: 'from-api', scopes: ['pull'] }, 201);
+    const res = await api.call('PATCH', `/api/v1/users/${u.username}`, { password: `${u.password}-3`, revokeTokens: true });
+    assert.equal(res.status, 200, res.text);
+    for (const password of [keep.password, minted.secret, fromApi.secret]) {
+      expectErr(await call(server.url, 'GET', '/v2/', { auth: { username: u.username, password }, from: freshAddress() }), 401, 'UNAUTHORIZED', 'after the reset');
+    }
+    assert.ok((await tokensOf(u.username)).every((t) => t.revoked), 'all revoked');
+    assert.equal((await call(server.url, 'GET', '/v2/', { auth: { username: u.username, password: `${u.password}-3` } })).status, 200, 'the new password works');
   });
 });
 

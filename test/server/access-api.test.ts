@@ -224,8 +224,8 @@ describe("the seeds' flow", () => {
     const tenant = await api.user(uniq('tenantadm-'));
     assert.equal((await api.call('PUT', `/api/v1/organizations/${org}/members/${tenant.username}`)).status, 204);
     await api.bind(org, 'organization-system-artifact-management-admin', { kind: 'user', name: tenant.username });
-    // Oracle style: <tenancy-namespace>/<user> with a generated auth token
-    const tok = await api.token(tenant.username, 'docker-login');
+    // Oracle style: <tenancy-namespace>/<user> with a generated auth token (api: it also administers)
+    const tok = await api.token(tenant.username, 'docker-login', ['pull', 'push', 'api']);
     const login = { username: `${org}/${tenant.username}`, password: tok.password };
 
     await pushWithToken(login, `${org}/project01/ngnix-lb`, '1.0');
