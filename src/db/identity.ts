@@ -43,7 +43,7 @@ export class IdentityStore {
   async createUser(username: string, passwordHash: string | null, email: string | null): Promise<UserRow> {
     const now = Date.now();
     const r = await this.db.insertInto('users').values({ username, password_hash: passwordHash, email, disabled: 0, created_at: now }).returning('id').executeTakeFirstOrThrow();
-    return { id: r.id, username, password_hash: passwordHash, email, disabled: 0, created_at: now };
+    return { id: r.id, username, password_hash: passwordHash, email, disabled: 0, created_at: now, credential_epoch: 0 };
   }
 
   async userByName(username: string): Promise<UserRow | undefined> {
@@ -63,9 +63,14 @@ export class IdentityStore {
     return Number(r.n);
   }
 
+  /** Disabling also counts up credential_epoch, which ends the bearer and refresh tokens issued before. */
   async updateUser(id: number, changes: { password_hash?: string; email?: string | null; disabled?: number }): Promise<void> {
     if (Object.keys(changes).length === 0) return;
-    await this.db.updateTable('users').set(changes).where('id', '=', id).execute();
+    await this.db
+      .updateTable('users')
+      .set((eb) => (changes.disabled === 1 ? { ...changes, credential_epoch: eb('credential_epoch', '+', 1) } : changes))
+      .where('id', '=', id)
+      .execute();
   }
 
   async deleteUser(id: number): Promise<boolean> {

@@ -74,6 +74,8 @@ export interface UsersTable {
   email: string | null;
   disabled: number;
   created_at: number;
+  /** Counted up when the user is disabled; part of the stamp bearer and refresh tokens carry. */
+  credential_epoch: Generated<number>;
 }
 
 /** Personal auth tokens: the secret is shown once and stored as a SHA-256 hash. */

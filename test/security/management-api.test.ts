@@ -196,6 +196,34 @@ describe('leaked personal auth tokens', () => {
     assert.ok((await tokensOf(u.username)).every((t) => t.revoked), 'all revoked');
     assert.equal((await call(server.url, 'GET', '/v2/', { auth: { username: u.username, password: `${u.password}-3` } })).status, 200, 'the new password works');
   });
+
+  test('enabling a disabled user does not bring back the bearer and refresh tokens issued before', async () => {
+    const u = await api.user(uniq('disabled-'));
+    await api.bind(repo.split('/')[0]!, 'artifact-reader', { kind: 'user', name: u.username });
+    const tok = await api.token(u.username, 'laptop');
+    const issued: { label: string; access: string; refresh: string }[] = [];
+    for (const [label, password] of [['password', u.password], ['auth token', tok.password]] as const) {
+      const r = await postToken(server.url, { grant_type: 'password', username: u.username, password, service: 'hatoba', scope: `repository:${repo}:pull` });
+      assert.equal(r.status, 200, r.text);
+      issued.push({ label, access: r.json().access_token, refresh: r.json().refresh_token });
+    }
+    const probe = (access: string) => call(server.url, 'GET', `/v2/${repo}/tags/list`, { auth: bearer(access) });
+    for (const t of issued) assert.notEqual((await probe(t.access)).status, 401, `${t.label} bearer works before`);
+    await api.ok('PATCH', `/api/v1/users/${u.username}`, { disabled: true });
+    await api.ok('PATCH', `/api/v1/users/${u.username}`, { disabled: false });
+    for (const t of issued) {
+      expectErr(await probe(t.access), 401, 'UNAUTHORIZED', `${t.label} bearer after re-enabling`);
+      const r = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: t.refresh, service: 'hatoba' });
+      assert.equal(r.status, 401, `${t.label} refresh after re-enabling: ${r.text}`);
+      assert.equal(r.json().error, 'invalid_grant');
+    }
+    // Signing in again works: password and the (not revoked) auth token.
+    for (const password of [u.password, tok.password]) {
+      const r = await postToken(server.url, { grant_type: 'password', username: u.username, password, service: 'hatoba', scope: `repository:${repo}:pull` });
+      assert.equal(r.status, 200, r.text);
+      assert.notEqual((await probe(r.json().access_token)).status, 401);
+    }
+  });
 });
 
 describe('client mistakes are 4xx, never 500', () => {
