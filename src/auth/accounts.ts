@@ -1,12 +1,12 @@
 // Managing identities and access: users, personal auth tokens, robots,
 // groups, organizations, projects, roles and role bindings. Input is
 // validated here, once, for every front end (REST API, CLI, bootstrap).
-import type { IdentityStore, RoleBindingRow, RobotRow, UserRow } from '../db/identity.js';
+import type { AuthTokenRow, IdentityStore, RoleBindingRow, RobotRow, UserRow } from '../db/identity.js';
 import { parseRepositoryName, ReferenceFormatError } from '../formats/reference.js';
 import type { User as PublicUser, AuthToken as PublicToken, Robot as PublicRobot, RoleBinding as PublicRoleBinding } from '../formats/management-api.js';
 import { RegistryError } from '../registry/errors.js';
 import { isWithin } from './authorize.js';
-import { robotLogin } from './principal.js';
+import { DEFAULT_TOKEN_SCOPES, isTokenScope, parseTokenScopes, robotLogin, TOKEN_SCOPES, type Principal, type TokenScope } from './principal.js';
 import { generateId, generateSecret, hashPassword, hashSecret } from './secrets.js';
 import { BUILTIN_ROLES, ORG_ADMIN_ROLE, SYSTEM_ADMIN_ROLE, isVerb } from './verbs.js';
 
@@ -47,7 +47,7 @@ export class Accounts {
     return (await this.identity.listUsers()).map(publicUser);
   }
 
-  async updateUser(username: string, changes: { password?: string; email?: string | null; disabled?: boolean }): Promise<PublicUser> {
+  async updateUser(username: string, changes: { password?: string; email?: string | null; disabled?: boolean; revokeTokens?: boolean }): Promise<PublicUser> {
     const user = await this.user(username);
     const set: { password_hash?: string; email?: string | null; disabled?: number } = {};
     if (changes.password !== undefined) {
@@ -57,6 +57,7 @@ export class Accounts {
     if (changes.email !== undefined) set.email = changes.email;
     if (changes.disabled !== undefined) set.disabled = changes.disabled ? 1 : 0;
     await this.identity.updateUser(user.id, set);
+    if (changes.revokeTokens) await this.identity.revokeAuthTokensOf(user.id, Date.now());
     return publicUser({ ...user, ...set });
   }
 
@@ -67,24 +68,42 @@ export class Accounts {
 
   // --- personal auth tokens -------------------------------------------------
 
-  /** Creates a token; its secret is returned here and never again. */
-  async createToken(username: string, input: { name: string; expiresInDays?: number }): Promise<PublicToken & { secret: string }> {
+  /**
+   * Creates a token; its secret is returned here and never again. Made by
+   * `by` signed in with an auth token, it gets no scope that token lacks,
+   * does not outlive it, and is revoked with it.
+   */
+  async createToken(username: string, input: { name: string; expiresInDays?: number; scopes?: string[] }, by?: Principal): Promise<PublicToken & { secret: string }> {
     const user = await this.user(username);
     if (!input.name || input.name.length > 100) throw invalid('token name must be 1-100 characters');
     if (input.expiresInDays !== undefined && !(Number.isInteger(input.expiresInDays) && input.expiresInDays > 0 && input.expiresInDays <= 3650)) {
       throw invalid('expiresInDays must be a whole number of days from 1 to 3650');
     }
-    const secret = generateSecret(24);
+    const scopes = tokenScopes(input.scopes ?? DEFAULT_TOKEN_SCOPES);
     const now = Date.now();
+    let expires = input.expiresInDays === undefined ? null : now + input.expiresInDays * 86_400_000;
+    const parent = by?.kind === 'user' && by.via === 'token' ? await this.identity.authTokenById(by.tokenId ?? '') : undefined;
+    if (by?.kind === 'user' && by.via === 'token') {
+      if (!parent) throw denied('the auth token this request signed in with no longer exists');
+      const wider = scopes.filter((s) => !parseTokenScopes(parent.scopes).includes(s));
+      if (wider.length > 0) throw denied(`an auth token cannot create a token wider than itself: it has no ${wider.join(', ')} scope`);
+      if (parent.expires_at !== null) {
+        if (expires !== null && expires > parent.expires_at) throw invalid(`the new token must not outlive the token creating it (expires ${iso(parent.expires_at)})`);
+        expires ??= parent.expires_at;
+      }
+    }
+    const secret = generateSecret(24);
     const row = {
       id: generateId(),
       user_id: user.id,
       name: input.name,
       secret_hash: hashSecret(secret),
+      scopes: scopes.join(' '),
+      parent_id: parent?.id ?? null,
       created_at: now,
-      expires_at: input.expiresInDays === undefined ? null : now + input.expiresInDays * 86_400_000,
+      expires_at: expires,
     };
-    await this.identity.createAuthToken(row);
+    if (!(await this.identity.createAuthToken(row))) throw denied('the auth token this request signed in with was revoked');
     return { ...publicToken({ ...row, last_used_at: null, revoked_at: null }), secret };
   }
 
@@ -299,8 +318,24 @@ function publicUser(u: UserRow): PublicUser {
   return { username: u.username, email: u.email, disabled: u.disabled === 1, created_at: iso(u.created_at)! };
 }
 
-function publicToken(t: { id: string; name: string; created_at: number; expires_at: number | null; last_used_at: number | null; revoked_at: number | null }): PublicToken {
-  return { id: t.id, name: t.name, created_at: iso(t.created_at)!, expires_at: iso(t.expires_at), last_used_at: iso(t.last_used_at), revoked: t.revoked_at !== null };
+/** Validated, deduplicated, in the canonical order. */
+function tokenScopes(asked: readonly string[]): TokenScope[] {
+  const bad = asked.filter((s) => !isTokenScope(s));
+  if (asked.length === 0 || bad.length > 0) throw invalid(`scopes must be some of ${TOKEN_SCOPES.join(', ')}${bad.length ? ` (not ${bad.join(', ').slice(0, 100)})` : ''}`);
+  return TOKEN_SCOPES.filter((s) => asked.includes(s));
+}
+
+function publicToken(t: Omit<AuthTokenRow, 'user_id' | 'secret_hash'>): PublicToken {
+  return {
+    id: t.id,
+    name: t.name,
+    scopes: parseTokenScopes(t.scopes),
+    parent: t.parent_id,
+    created_at: iso(t.created_at)!,
+    expires_at: iso(t.expires_at),
+    last_used_at: iso(t.last_used_at),
+    revoked: t.revoked_at !== null,
+  };
 }
 
 function publicRobot(r: RobotRow): PublicRobot {
@@ -314,3 +349,4 @@ function iso(ms: number | null): string | null {
 const invalid = (m: string) => new RegistryError('INVALID_ARGUMENT', m);
 const notFound = (m: string) => new RegistryError('NOT_FOUND', m);
 const conflict = (m: string) => new RegistryError('CONFLICT', m);
+const denied = (m: string) => new RegistryError('DENIED', m);

@@ -5,13 +5,20 @@ import { createHash } from 'node:crypto';
 import type { IdentityStore, UserRow } from '../db/identity.js';
 import { PasswordChecks, type CheckPriority } from './password-checks.js';
 import { InMemorySignInThrottle, type SignInThrottle } from './rate-limit.js';
-import { parseRobotLogin, type Principal } from './principal.js';
+import { parseRobotLogin, parseTokenScopes, type Principal } from './principal.js';
 import { secretMatches, unknownUserHash } from './secrets.js';
 import type { TokenSubject } from './tokens.js';
 
-/** A short fingerprint of the password hash: it changes with the password. */
-function credentialStamp(user: UserRow): string {
-  return createHash('sha256').update(user.password_hash ?? '').digest('base64url').slice(0, 16);
+/**
+ * A short fingerprint of the credential signed in with (the password hash,
+ * or an auth token's) and of the user's credential epoch: it changes with
+ * the password and when the user is disabled, so bearer and refresh tokens
+ * that carry an older one stop working.
+ */
+function credentialStamp(user: UserRow, credentialHash = user.password_hash): string {
+  // Epoch 0 keeps the stamps of tokens issued before epochs existed.
+  const input = user.credential_epoch === 0 ? (credentialHash ?? '') : `${credentialHash ?? ''}\0${user.credential_epoch}`;
+  return createHash('sha256').update(input).digest('base64url').slice(0, 16);
 }
 
 export class AuthenticationError extends Error {
@@ -69,13 +76,14 @@ export class Authenticator {
     }
     const user = await this.identity.userById(subject.id);
     if (!user || user.disabled) return undefined;
+    const token = subject.tokenId === undefined ? undefined : await this.identity.authTokenById(subject.tokenId);
     if (subject.tokenId !== undefined) {
-      const token = await this.identity.authTokenById(subject.tokenId);
       if (!token || token.user_id !== user.id || token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) return undefined;
-      return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: subject.tokenId };
     }
-    const stamp = credentialStamp(user);
-    if (subject.credentialStamp !== undefined && subject.credentialStamp !== stamp) return undefined;
+    const stamp = credentialStamp(user, token ? token.secret_hash : user.password_hash);
+    // Without a stamp (issued before stamps): good only while the user was never disabled.
+    if (subject.credentialStamp === undefined ? user.credential_epoch !== 0 : subject.credentialStamp !== stamp) return undefined;
+    if (token) return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id, scopes: parseTokenScopes(token.scopes), credentialStamp: stamp };
     return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: stamp };
   }
 
@@ -95,7 +103,7 @@ export class Authenticator {
       if (token.revoked_at !== null || (token.expires_at !== null && token.expires_at <= now)) continue;
       if (secretMatches(secret, token.secret_hash)) {
         if (token.last_used_at === null || token.last_used_at < now - TOKEN_TOUCH_MS) await this.identity.touchAuthToken(token.id, now);
-        return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id };
+        return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id, scopes: parseTokenScopes(token.scopes), credentialStamp: credentialStamp(user, token.secret_hash) };
       }
     }
     if (!user.password_hash) return this.checkNothing(secret, priority);

@@ -3,8 +3,16 @@
 // instance); a role binding at any prefix of the path applies to it, so a
 // binding on `acme` covers `acme/project01/app`.
 import type { IdentityStore } from '../db/identity.js';
-import type { Principal } from './principal.js';
+import type { Principal, TokenScope } from './principal.js';
 import type { Verb } from './verbs.js';
+
+/** The verbs each scope of a personal auth token lets it use; a token holds at most these. */
+export const SCOPE_VERBS: Record<TokenScope, readonly Verb[]> = {
+  pull: ['pull'],
+  // Every write to repositories: pushing, deleting and signing artifacts.
+  push: ['push', 'delete', 'sign'],
+  api: ['admin', 'read-audit'],
+};
 
 /** '', 'a', 'a/b', 'a/b/c' for 'a/b/c'. */
 export function namespacePrefixes(path: string): string[] {
@@ -42,6 +50,12 @@ export function verbsOn(grants: Grants, resource: string): Set<Verb> {
   // A robot acts only inside its own namespace, whatever it is bound to.
   if (principal.kind === 'robot' && (resource === '' || !isWithin(resource, principal.namespace))) return verbs;
   for (const prefix of prefixes) for (const v of grants.byNamespace.get(prefix) ?? []) verbs.add(v as Verb);
+  // Signed in with an auth token: no more than its scopes, whatever the roles
+  // (none, should a token principal come without them).
+  if (principal.kind === 'user' && principal.via === 'token') {
+    const scoped = new Set((principal.scopes ?? []).flatMap((s) => SCOPE_VERBS[s]));
+    for (const v of verbs) if (!scoped.has(v)) verbs.delete(v);
+  }
   return verbs;
 }
 

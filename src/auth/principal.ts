@@ -1,8 +1,40 @@
 // Who is making a request.
+import { DEFAULT_TOKEN_SCOPES, TOKEN_SCOPES, type TokenScope } from '../formats/management-api.js';
+
 export type Principal =
   | { kind: 'anonymous' }
-  | { kind: 'user'; id: number; username: string; via: 'password' | 'token'; tokenId?: string; credentialStamp?: string }
+  | {
+      kind: 'user';
+      id: number;
+      username: string;
+      via: 'password' | 'token';
+      tokenId?: string;
+      /** Signed in with an auth token: it holds at most these (see authorize.ts). */
+      scopes?: TokenScope[];
+      /** Ends the bearer and refresh tokens issued for this sign-in when the credential changes or the user is disabled. */
+      credentialStamp?: string;
+    }
   | { kind: 'robot'; id: number; namespace: string; name: string };
+
+export { TOKEN_SCOPES, DEFAULT_TOKEN_SCOPES, type TokenScope };
+
+export function isTokenScope(value: string): value is TokenScope {
+  return (TOKEN_SCOPES as readonly string[]).includes(value);
+}
+
+/** The scopes stored as a space-separated column (unknown words are dropped). */
+export function parseTokenScopes(stored: string): TokenScope[] {
+  return TOKEN_SCOPES.filter((s) => stored.split(' ').includes(s));
+}
+
+/**
+ * Whether the principal may manage its user's auth tokens and e-mail: a
+ * password, or an auth token with the `api` scope (so a leaked pull token
+ * cannot mint itself successors).
+ */
+export function mayManageAccount(p: Principal): boolean {
+  return p.kind === 'user' && (p.via === 'password' || (p.scopes ?? []).includes('api'));
+}
 
 export const ANONYMOUS: Principal = { kind: 'anonymous' };
 

@@ -1,11 +1,13 @@
 // A small typed client for Hatoba's management API (/api/v1) and for
 // checking credentials the way docker login does (/v2/ and the token
-// endpoint). Requests carry Basic credentials; failures become ApiError
-// (carrying the OCI error code and message) or ConnectionError.
+// endpoint). Requests carry Basic credentials up front (the API's 401 has
+// no Basic challenge to answer, so that browsers never offer to store a
+// password for it); failures become ApiError (carrying the OCI error code
+// and message) or ConnectionError.
 
-import type { AuthToken, Robot, RoleBinding, SubjectKind, User } from '../formats/management-api.js';
+import type { AuthToken, NewAuthToken, Robot, RoleBinding, SubjectKind, TokenScope, User, UserChanges } from '../formats/management-api.js';
 
-export type { AuthToken, Robot, RoleBinding, SubjectKind, User } from '../formats/management-api.js';
+export type { AuthToken, NewAuthToken, Robot, RoleBinding, SubjectKind, TokenScope, User, UserChanges } from '../formats/management-api.js';
 
 export interface Credentials {
   username: string;
@@ -19,6 +21,8 @@ export interface Me {
   kind: 'user' | 'robot' | 'anonymous';
   username?: string;
   via?: 'password' | 'token';
+  /** Signed in with an auth token: its scopes. */
+  scopes?: TokenScope[];
   namespace?: string;
   name?: string;
 }
@@ -185,7 +189,7 @@ export class ManagementClient {
   createUser(input: { username: string; password?: string; email?: string }): Promise<User> {
     return this.json('POST', '/api/v1/users', input);
   }
-  updateUser(username: string, changes: { password?: string; email?: string | null; disabled?: boolean }): Promise<User> {
+  updateUser(username: string, changes: UserChanges): Promise<User> {
     return this.json('PATCH', `/api/v1/users/${seg(username)}`, changes);
   }
   deleteUser(username: string): Promise<void> {
@@ -195,7 +199,7 @@ export class ManagementClient {
     return this.json<{ tokens: AuthToken[] }>('GET', `/api/v1/users/${seg(username)}/tokens`).then((r) => r.tokens);
   }
   /** The answer's `secret` is given only here, never again. */
-  createToken(username: string, input: { name: string; expiresInDays?: number }): Promise<AuthToken & { secret: string }> {
+  createToken(username: string, input: NewAuthToken): Promise<AuthToken & { secret: string }> {
     return this.json('POST', `/api/v1/users/${seg(username)}/tokens`, input);
   }
   revokeToken(username: string, id: string): Promise<void> {

@@ -17,6 +17,11 @@ function isCidr(value: string): boolean {
   return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
 }
 
+/** A YAML list, or one comma-separated string (as environment variables give it); empty by default. */
+function listOf<T extends z.ZodType>(item: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v), z.array(item)).default([]);
+}
+
 export const configSchema = z
   .object({
     listen: z.string().regex(LISTEN, 'listen must be HOST:PORT, e.g. 127.0.0.1:5000').default('127.0.0.1:5000'),
@@ -41,12 +46,13 @@ export const configSchema = z
      * client address the audit log and the sign-in throttle use. A list, or
      * one comma-separated string (as in the environment).
      */
-    trusted_proxies: z
-      .preprocess(
-        (v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v),
-        z.array(z.string().refine(isCidr, 'must be an IP address or a CIDR, e.g. 10.0.0.0/8')),
-      )
-      .default([]),
+    trusted_proxies: listOf(z.string().refine(isCidr, 'must be an IP address or a CIDR, e.g. 10.0.0.0/8')),
+    /**
+     * Origins (besides the registry's own) whose web pages may call the
+     * management API, e.g. a console served elsewhere. A list, or one
+     * comma-separated string (HATOBA_API_ALLOWED_ORIGINS).
+     */
+    api_allowed_origins: listOf(z.string().url().refine(isOrigin, 'each of api_allowed_origins must be an origin: scheme://host[:port], no path')),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -67,6 +73,8 @@ export interface ServerConfig {
   tls?: { cert: string; key: string; clientCa?: string };
   /** CIDRs of reverse proxies whose X-Forwarded-For names the client. */
   trustedProxies: string[];
+  /** Origins whose pages may call /api/v1, as scheme://host[:port]. */
+  apiAllowedOrigins: string[];
   workers: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
@@ -86,6 +94,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TLS_KEY: 'tls_key',
   HATOBA_TLS_CLIENT_CA: 'tls_client_ca',
   HATOBA_TRUSTED_PROXIES: 'trusted_proxies',
+  HATOBA_API_ALLOWED_ORIGINS: 'api_allowed_origins',
 };
 
 export class ConfigError extends Error {}
@@ -127,9 +136,16 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     publicUrl: c.public_url,
     tls: c.tls_cert && c.tls_key ? { cert: resolve(c.tls_cert), key: resolve(c.tls_key), clientCa: c.tls_client_ca && resolve(c.tls_client_ca) } : undefined,
     trustedProxies: c.trusted_proxies,
+    apiAllowedOrigins: c.api_allowed_origins.map((o) => new URL(o).origin),
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };
+}
+
+function isOrigin(value: string): boolean {
+  if (!URL.canParse(value)) return false;
+  const url = new URL(value);
+  return url.origin !== 'null' && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -43,7 +43,7 @@ export class IdentityStore {
   async createUser(username: string, passwordHash: string | null, email: string | null): Promise<UserRow> {
     const now = Date.now();
     const r = await this.db.insertInto('users').values({ username, password_hash: passwordHash, email, disabled: 0, created_at: now }).returning('id').executeTakeFirstOrThrow();
-    return { id: r.id, username, password_hash: passwordHash, email, disabled: 0, created_at: now };
+    return { id: r.id, username, password_hash: passwordHash, email, disabled: 0, created_at: now, credential_epoch: 0 };
   }
 
   async userByName(username: string): Promise<UserRow | undefined> {
@@ -63,8 +63,14 @@ export class IdentityStore {
     return Number(r.n);
   }
 
+  /** Disabling also counts up credential_epoch, which ends the bearer and refresh tokens issued before. */
   async updateUser(id: number, changes: { password_hash?: string; email?: string | null; disabled?: number }): Promise<void> {
-    await this.db.updateTable('users').set(changes).where('id', '=', id).execute();
+    if (Object.keys(changes).length === 0) return;
+    await this.db
+      .updateTable('users')
+      .set((eb) => (changes.disabled === 1 ? { ...changes, credential_epoch: eb('credential_epoch', '+', 1) } : changes))
+      .where('id', '=', id)
+      .execute();
   }
 
   async deleteUser(id: number): Promise<boolean> {
@@ -80,8 +86,16 @@ export class IdentityStore {
 
   // --- personal auth tokens --------------------------------------------------
 
-  async createAuthToken(row: Omit<AuthTokenRow, 'last_used_at' | 'revoked_at'>): Promise<void> {
-    await this.db.insertInto('auth_tokens').values({ ...row, last_used_at: null, revoked_at: null }).execute();
+  /** False (and nothing stored) when the parent token was revoked meanwhile. */
+  async createAuthToken(row: Omit<AuthTokenRow, 'last_used_at' | 'revoked_at'>): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      if (row.parent_id !== null) {
+        const parent = await trx.selectFrom('auth_tokens').select('revoked_at').where('id', '=', row.parent_id).executeTakeFirst();
+        if (!parent || parent.revoked_at !== null) return false;
+      }
+      await trx.insertInto('auth_tokens').values({ ...row, last_used_at: null, revoked_at: null }).execute();
+      return true;
+    });
   }
 
   async authTokensOf(userId: number): Promise<AuthTokenRow[]> {
@@ -96,9 +110,32 @@ export class IdentityStore {
     await this.db.updateTable('auth_tokens').set({ last_used_at: at }).where('id', '=', id).execute();
   }
 
+  /** Revokes the token and every token created with it, and with those, and so on. */
   async revokeAuthToken(id: string, at: number): Promise<boolean> {
-    const r = await this.db.updateTable('auth_tokens').set({ revoked_at: at }).where('id', '=', id).where('revoked_at', 'is', null).executeTakeFirst();
-    return Number(r.numUpdatedRows) > 0;
+    return (await this.revokeWithDescendants([id], at)).includes(id);
+  }
+
+  /** Revokes every token of a user (a password reset that asks for it) and their descendants; returns how many. */
+  async revokeAuthTokensOf(userId: number, at: number): Promise<number> {
+    const own = await this.db.selectFrom('auth_tokens').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
+    return (await this.revokeWithDescendants(own.map((t) => t.id), at)).length;
+  }
+
+  /** The ids actually revoked now (those not revoked before). */
+  private async revokeWithDescendants(ids: string[], at: number): Promise<string[]> {
+    return this.db.transaction().execute(async (trx) => {
+      const revoked: string[] = [];
+      let level = ids;
+      while (level.length > 0) {
+        const live = await trx.selectFrom('auth_tokens').select('id').where('id', 'in', level).where('revoked_at', 'is', null).execute();
+        const liveIds = live.map((t) => t.id);
+        if (liveIds.length > 0) await trx.updateTable('auth_tokens').set({ revoked_at: at }).where('id', 'in', liveIds).execute();
+        revoked.push(...liveIds);
+        // Children of a token revoked earlier were revoked with it; only the new ones need a look.
+        level = liveIds.length === 0 ? [] : (await trx.selectFrom('auth_tokens').select('id').where('parent_id', 'in', liveIds).execute()).map((t) => t.id);
+      }
+      return revoked;
+    });
   }
 
   // --- robots ------------------------------------------------------------------

@@ -187,6 +187,27 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0004_token_scopes': {
+    // Personal auth tokens get scopes (space-separated: pull, push, api) so
+    // that a token made for a CI pull cannot run the management API; tokens
+    // that existed before get the default, pull and push. A token minted by
+    // another token records it as its parent and is revoked with it. The
+    // users' credential_epoch is counted up when a user is disabled: the
+    // stamp that bearer and refresh tokens carry includes it, so enabling
+    // the user again does not bring back the tokens issued before.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .alterTable('auth_tokens')
+        .addColumn('scopes', 'varchar(64)', (c) => c.notNull().defaultTo('pull push'))
+        .execute();
+      await db.schema.alterTable('auth_tokens').addColumn('parent_id', 'varchar(64)').execute();
+      await db.schema.createIndex('auth_tokens_parent').on('auth_tokens').column('parent_id').execute();
+      await db.schema
+        .alterTable('users')
+        .addColumn('credential_epoch', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

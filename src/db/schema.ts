@@ -74,6 +74,8 @@ export interface UsersTable {
   email: string | null;
   disabled: number;
   created_at: number;
+  /** Counted up when the user is disabled; part of the stamp bearer and refresh tokens carry. */
+  credential_epoch: Generated<number>;
 }
 
 /** Personal auth tokens: the secret is shown once and stored as a SHA-256 hash. */
@@ -86,6 +88,10 @@ export interface AuthTokensTable {
   expires_at: number | null;
   last_used_at: number | null;
   revoked_at: number | null;
+  /** Space-separated token scopes (pull, push, api). */
+  scopes: string;
+  /** The auth token this one was created with, if any: revoking it revokes this one. */
+  parent_id: string | null;
 }
 
 /** Robot accounts belong to a namespace and authenticate with a secret only. */

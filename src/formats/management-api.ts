@@ -9,14 +9,44 @@ export interface User {
   created_at: string;
 }
 
+/**
+ * What a personal auth token may be used for: `pull` and `push` on
+ * repositories (push covers every repository write: push, delete, sign),
+ * `api` for the management API's administrative rights and for managing
+ * the user's own tokens and e-mail. New tokens get DEFAULT_TOKEN_SCOPES.
+ */
+export const TOKEN_SCOPES = ['pull', 'push', 'api'] as const;
+export type TokenScope = (typeof TOKEN_SCOPES)[number];
+export const DEFAULT_TOKEN_SCOPES: readonly TokenScope[] = ['pull', 'push'];
+
 /** A personal auth token as listed; its secret is shown only when created. */
 export interface AuthToken {
   id: string;
   name: string;
+  scopes: TokenScope[];
+  /** The token it was created with, if any: revoking that one revokes this one. */
+  parent: string | null;
   created_at: string;
   expires_at: string | null;
   last_used_at: string | null;
   revoked: boolean;
+}
+
+/** The body of POST /api/v1/users/{u}/tokens. */
+export interface NewAuthToken {
+  name: string;
+  expiresInDays?: number;
+  /** Default DEFAULT_TOKEN_SCOPES; a token can only create tokens with scopes it has itself. */
+  scopes?: TokenScope[];
+}
+
+/** The body of PATCH /api/v1/users/{u}. */
+export interface UserChanges {
+  password?: string;
+  email?: string | null;
+  disabled?: boolean;
+  /** Revoke every auth token of the user (and what they created), e.g. with a password reset. */
+  revokeTokens?: boolean;
 }
 
 export interface Robot {

@@ -75,7 +75,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const guard = new AccessGuard(identity, config.tokenService, config.publicUrl);
   tokenRoutes(app, guard);
   distributionRoutes(app, registry, guard);
-  apiRoutes(app, guard);
+  apiRoutes(app, guard, { allowedOrigins: config.apiAllowedOrigins });
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     try {

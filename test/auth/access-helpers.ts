@@ -139,9 +139,9 @@ export class Api {
     return { username, password };
   }
 
-  /** Creates a personal auth token; returns it as credentials (and its id). */
-  async token(username: string, name = uniq('tok-')): Promise<Credentials & { id: string; secret: string }> {
-    const t = await this.ok<{ id: string; secret: string }>('POST', `/api/v1/users/${encodeURIComponent(username)}/tokens`, { name }, 201);
+  /** Creates a personal auth token (default scopes unless given); returns it as credentials (and its id). */
+  async token(username: string, name = uniq('tok-'), scopes?: string[]): Promise<Credentials & { id: string; secret: string }> {
+    const t = await this.ok<{ id: string; secret: string }>('POST', `/api/v1/users/${encodeURIComponent(username)}/tokens`, { name, ...(scopes ? { scopes } : {}) }, 201);
     return { username, password: t.secret, id: t.id, secret: t.secret };
   }
 

@@ -128,11 +128,32 @@ test('the built-in admin roles are bound where they belong', async () => {
   await assert.rejects(accounts.createRoleBinding({ name: 'x', namespace: 'nosuchorg', role: 'organization-system-artifact-management-admin', subject: { kind: 'user', name: 'nobody' } }), /organization/);
 });
 
+test('a principal signed in with an auth token holds at most its scopes', async () => {
+  const root = users.root as Extract<Principal, { kind: 'user' }>;
+  const all = ['admin', 'delete', 'pull', 'push', 'read-audit', 'sign'];
+  const viaToken = (scopes?: ('pull' | 'push' | 'api')[]): Principal => ({ ...root, via: 'token', tokenId: 'x', scopes });
+  assert.deepEqual(await verbs(root, 'system/app'), all);
+  assert.deepEqual(await verbs(viaToken(['pull']), 'system/app'), ['pull']);
+  assert.deepEqual(await verbs(viaToken(['pull', 'push']), 'system/app'), ['delete', 'pull', 'push', 'sign']);
+  assert.deepEqual(await verbs(viaToken(['api']), ''), ['admin', 'read-audit']);
+  assert.deepEqual(await verbs(viaToken(['pull', 'push', 'api']), 'system/app'), all);
+  assert.deepEqual(await verbs(viaToken(undefined), 'system/app'), [], 'a token principal without scopes holds nothing');
+  assert.equal(await authz.authorize(viaToken(['pull', 'push']), 'admin', ''), false);
+  const decide = await authz.decider(viaToken(['pull']));
+  assert.equal(decide('pull', 'acme/project01/x'), true);
+  assert.equal(decide('push', 'acme/project01/x'), false);
+  // Scopes never add: a reader's api token is no admin.
+  const reader = users.reader as Extract<Principal, { kind: 'user' }>;
+  assert.deepEqual(await verbs({ ...reader, via: 'token', tokenId: 'y', scopes: ['pull', 'push', 'api'] }, 'acme/project01/x'), ['pull']);
+});
+
 test('sign-in: password, auth token, <org>/<user>, robot', async () => {
   const addr = '192.0.2.1';
   assert.equal((await authn.basic('reader', 'reader-password', addr)).kind, 'user');
   const viaToken = await authn.basic('reader', tokenSecret, addr);
-  assert.deepEqual(viaToken, { kind: 'user', id: (users.reader as { id: number }).id, username: 'reader', via: 'token', tokenId });
+  const { credentialStamp, ...rest } = viaToken as Extract<Principal, { kind: 'user' }>;
+  assert.deepEqual(rest, { kind: 'user', id: (users.reader as { id: number }).id, username: 'reader', via: 'token', tokenId, scopes: ['pull', 'push'] });
+  assert.equal(typeof credentialStamp, 'string');
   assert.equal((await authn.basic('acme/orgadmin', 'orgadmin-password', addr)).kind, 'user');
   const r = await authn.basic('robot$acme/project01+ci', robotSecret, addr);
   assert.deepEqual(r, robot);
@@ -169,7 +190,7 @@ test('an expired auth token no longer signs in or resolves', async () => {
   const store = new IdentityStore(db);
   const id = (users.writer as { id: number }).id;
   const { hashSecret } = await import('../../src/auth/secrets.js');
-  await store.createAuthToken({ id: 'expired-token', user_id: id, name: 'old', secret_hash: hashSecret('old-secret-]{;)'), created_at: Date.now() - 10_000, expires_at: Date.now() - 1_000 });
+  await store.createAuthToken({ id: 'expired-token', user_id: id, name: 'old', secret_hash: hashSecret('old-secret-]{;)'), scopes: 'pull push', parent_id: null, created_at: Date.now() - 10_000, expires_at: Date.now() - 1_000 });
   await assert.rejects(authn.basic('writer', 'old-secret-]{;)', '192.0.2.4'), AuthenticationError);
   assert.equal(await authn.resolve({ kind: 'user', id, tokenId: 'expired-token', name: 'writer' }), undefined);
 });

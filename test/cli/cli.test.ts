@@ -265,6 +265,32 @@ describe('admin commands', () => {
     assert.match(who.stdout, /^jdoe \(user, signed in with a password\)/, show(who));
   });
 
+  test('token create --scope; a token without api makes no tokens; passwd --revoke-tokens revokes them all', async () => {
+    const r = await jdoe.run(['token', 'create', 'puller', '--scope', 'pull', '-o', 'json']);
+    assert.equal(r.code, 0, show(r));
+    const puller = JSON.parse(r.stdout) as { secret: string; scopes: string[] };
+    assert.deepEqual(puller.scopes, ['pull']);
+    const bad = await jdoe.run(['token', 'create', 'x', '--scope', 'pull,everything']);
+    assert.notEqual(bad.code, 0, show(bad));
+    assert.match(bad.stderr, /token scopes/);
+
+    const laptop = await cliHome();
+    assert.equal((await laptop.run(['login', server.host, '-u', 'jdoe', '--password-stdin'], { input: puller.secret })).code, 0);
+    const mint = await laptop.run(['token', 'create', 'successor']);
+    assert.equal(mint.code, 1, show(mint));
+    assert.match(mint.stderr, /denied: .*api scope/);
+
+    const passwd = await jdoe.run(['user', 'passwd', '--revoke-tokens', '--password-stdin'], { input: 'jdoe has a third long password\n' });
+    assert.equal(passwd.code, 0, show(passwd));
+    assert.match(passwd.stdout, /auth tokens revoked/);
+    const listed = await admin.run(['token', 'get', '--user', 'jdoe', '-o', 'json']);
+    assert.equal(listed.code, 0, show(listed));
+    const list = JSON.parse(listed.stdout) as { name: string; revoked: boolean }[];
+    assert.ok(list.length >= 2 && list.every((t) => t.revoked), JSON.stringify(list));
+    const gone = await laptop.run(['whoami']);
+    assert.notEqual(gone.code, 0, 'the revoked token no longer signs in');
+  });
+
   test('audit: the writes, filtered by principal', async () => {
     const r = await admin.run(['audit', '--principal', 'admin', '--since', '1h', '--limit', '500', '-o', 'json']);
     assert.equal(r.code, 0, show(r));

@@ -2,7 +2,8 @@
 // (`hatoba user create`, `hatoba project set-public`) and kubectl-shaped
 // (`hatoba create rolebinding`, `hatoba get rolebindings`, `hatoba delete ...`).
 import { Command, Option } from 'commander';
-import type { SubjectKind } from '../../client/management-client.js';
+import type { SubjectKind, TokenScope } from '../../client/management-client.js';
+import { DEFAULT_TOKEN_SCOPES, TOKEN_SCOPES } from '../../formats/management-api.js';
 import { getAuth, setAuth, updateDockerConfig } from '../../credentials/docker-config.js';
 import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS, printDocument, printList, printOne, type OutputFormat } from '../output.js';
@@ -34,6 +35,13 @@ function sub(parent: Command, name: string, description: string): Command {
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+}
+
+function tokenScopes(value: string, previous: TokenScope[] = []): TokenScope[] {
+  const asked = collect(value);
+  const bad = asked.filter((s) => !(TOKEN_SCOPES as readonly string[]).includes(s));
+  if (bad.length > 0 || asked.length === 0) throw new CliError(`"${value}" is not a list of token scopes`, `use some of ${TOKEN_SCOPES.join(', ')}, e.g. --scope pull,push`);
+  return [...new Set([...previous, ...(asked as TokenScope[])])];
 }
 
 function positiveInt(value: string): number {
@@ -99,17 +107,18 @@ export function registerAdminCommands(program: Command): void {
     .action(async (name: string, opts: Opts) => remove(users, name, opts));
   passwordOptions(sub(user, 'passwd', 'change a password (your own by default)'))
     .argument('[username]', 'whose password (default: the signed-in user)')
-    .action(async (name: string | undefined, opts: Opts & { password?: string; passwordStdin?: boolean }) => {
+    .option('--revoke-tokens', 'also revoke all auth tokens of the user (after a leak)')
+    .action(async (name: string | undefined, opts: Opts & { password?: string; passwordStdin?: boolean; revokeTokens?: boolean }) => {
       const session = await openSession(opts);
       const username = name ?? session.username;
       const password = (await newPassword(opts, true))!;
       const self = username === session.username && (await session.run((c) => c.me())).via === 'password';
-      await session.run((c) => c.updateUser(username, { password }));
+      await session.run((c) => c.updateUser(username, { password, ...(opts.revokeTokens ? { revokeTokens: true } : {}) }));
       if (self) {
         // The stored credentials would be refused from now on: keep them current.
         await updateDockerConfig((config) => setAuth(config, getAuth(config, session.server)?.key ?? session.server, username, password));
       }
-      done('user', username, 'password changed');
+      done('user', username, opts.revokeTokens ? 'password changed, auth tokens revoked' : 'password changed');
     });
   for (const [verb, disabled] of [['disable', true], ['enable', false]] as const) {
     sub(user, verb, disabled ? 'disable a user: sign-ins and tokens stop working' : 'enable a disabled user')
@@ -126,14 +135,15 @@ export function registerAdminCommands(program: Command): void {
   const userOption = (cmd: Command) => cmd.option('--user <username>', 'whose tokens (default: the signed-in user; others need admin)');
   outputOption(userOption(sub(token, 'create', 'create an auth token; its secret is printed once, on stdout')))
     .argument('<name>', 'what the token is for, e.g. ci or laptop')
-    .option('--expires-in-days <days>', 'expire after this many days (default: never)', positiveInt)
-    .action(async (name: string, opts: Opts & { user?: string; expiresInDays?: number }) => {
+    .option('--expires-in-days <days>', 'expire after this many days (default: never, or with the token you are signed in with)', positiveInt)
+    .option('--scope <scopes>', `what it may be used for, some of ${TOKEN_SCOPES.join(', ')} (default ${DEFAULT_TOKEN_SCOPES.join(',')}; api runs the management API)`, tokenScopes)
+    .action(async (name: string, opts: Opts & { user?: string; expiresInDays?: number; scope?: TokenScope[] }) => {
       const session = await openSession(opts);
       const owner = opts.user ?? session.username;
-      const created = await session.run((c) => c.createToken(owner, { name, expiresInDays: opts.expiresInDays }));
+      const created = await session.run((c) => c.createToken(owner, { name, expiresInDays: opts.expiresInDays, scopes: opts.scope }));
       if (format(opts) !== 'table') return printDocument(created, format(opts) as 'json');
       process.stderr.write(
-        `token/${created.id} created for ${owner} (name ${created.name}, ${created.expires_at ? `expires ${created.expires_at}` : 'does not expire'}).\n` +
+        `token/${created.id} created for ${owner} (name ${created.name}, scopes ${created.scopes.join(',')}, ${created.expires_at ? `expires ${created.expires_at}` : 'does not expire'}).\n` +
           `Its secret follows; it is shown only now. Use it as the password of ${owner}, e.g. hatoba login ${session.server} -u ${owner} --password-stdin\n`,
       );
       process.stdout.write(`${created.secret}\n`);

@@ -71,6 +71,7 @@ export const tokens: Kind<AuthToken> = {
   columns: [
     { header: 'id', value: (t) => t.id },
     { header: 'name', value: (t) => t.name },
+    { header: 'scopes', value: (t) => t.scopes.join(',') },
     { header: 'expires', value: (t) => (t.expires_at ? shortTime(t.expires_at) : 'never') },
     { header: 'last used', value: (t) => (t.last_used_at ? shortTime(t.last_used_at) : 'never') },
     { header: 'revoked', value: (t) => String(t.revoked) },
