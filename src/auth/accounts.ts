@@ -19,7 +19,11 @@ export type { User as PublicUser, AuthToken as PublicToken, Robot as PublicRobot
 export type SubjectRef = { kind: 'user' | 'group' | 'robot'; name: string };
 
 export class Accounts {
-  constructor(readonly identity: IdentityStore) {}
+  constructor(
+    readonly identity: IdentityStore,
+    /** Told after a user's password has changed (e.g. to drop the first admin's generated-password file). */
+    private readonly onPasswordChanged?: (username: string) => void,
+  ) {}
 
   async ensureBuiltinRoles(): Promise<void> {
     for (const role of BUILTIN_ROLES) await this.identity.upsertRole(role.name, role.verbs, role.description, true);
@@ -58,6 +62,7 @@ export class Accounts {
     if (changes.disabled !== undefined) set.disabled = changes.disabled ? 1 : 0;
     await this.identity.updateUser(user.id, set);
     if (changes.revokeTokens) await this.identity.revokeAuthTokensOf(user.id, Date.now());
+    if (set.password_hash !== undefined) this.onPasswordChanged?.(user.username);
     return publicUser({ ...user, ...set });
   }
 

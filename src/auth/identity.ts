@@ -6,10 +6,11 @@ import { IdentityStore } from '../db/identity.js';
 import type { Database } from '../db/schema.js';
 import { RegistryError } from '../registry/errors.js';
 import { Accounts } from './accounts.js';
+import { INITIAL_ADMIN } from './initial-admin-password.js';
 import { AuditLog } from './audit.js';
 import { Authenticator } from './authenticate.js';
 import { Authorizer } from './authorize.js';
-import { generateSecret } from './secrets.js';
+import { generatePassword } from './secrets.js';
 import { TokenService } from './tokens.js';
 import { SYSTEM_ADMIN_ROLE } from './verbs.js';
 
@@ -19,6 +20,7 @@ export interface IdentityOptions {
   /** Password for the first `admin` user; generated when absent. */
   adminPassword?: string;
   log?: FastifyBaseLogger;
+  onPasswordChanged?: (username: string) => void;
 }
 
 export class Identity {
@@ -33,7 +35,7 @@ export class Identity {
 
   static async open(db: Kysely<Database>, options: IdentityOptions): Promise<{ identity: Identity; createdAdminPassword?: string }> {
     const store = new IdentityStore(db);
-    const accounts = new Accounts(store);
+    const accounts = new Accounts(store, options.onPasswordChanged);
     await accounts.ensureBuiltinRoles();
     const createdAdminPassword = await bootstrapAdmin(accounts, store, options.adminPassword);
     const tokens = await TokenService.load(store, options.masterKey, options.service);
@@ -45,14 +47,14 @@ export class Identity {
 /** The first start creates `admin`, bound to the instance-wide admin role. */
 async function bootstrapAdmin(accounts: Accounts, store: IdentityStore, password?: string): Promise<string | undefined> {
   if ((await store.countUsers()) > 0) return undefined;
-  const chosen = password ?? generateSecret(20).replace(/[^A-Za-z0-9]/g, '') + generateSecret(4);
+  const chosen = password ?? generatePassword();
   try {
-    await accounts.createUser({ username: 'admin', password: chosen });
+    await accounts.createUser({ username: INITIAL_ADMIN, password: chosen });
   } catch (err) {
     // Another process of this instance created it first.
     if (err instanceof RegistryError && err.code === 'CONFLICT') return undefined;
     throw err;
   }
-  await accounts.createRoleBinding({ name: 'admin', namespace: '', role: SYSTEM_ADMIN_ROLE, subject: { kind: 'user', name: 'admin' } });
+  await accounts.createRoleBinding({ name: 'admin', namespace: '', role: SYSTEM_ADMIN_ROLE, subject: { kind: 'user', name: INITIAL_ADMIN } });
   return chosen;
 }

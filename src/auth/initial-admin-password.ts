@@ -7,6 +7,8 @@ import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 export const INITIAL_ADMIN_PASSWORD_FILE = 'initial-admin-password';
+/** The user the first start creates. */
+export const INITIAL_ADMIN = 'admin';
 
 export function initialAdminPasswordPath(dataDir: string): string {
   return join(dataDir, INITIAL_ADMIN_PASSWORD_FILE);

@@ -41,6 +41,11 @@ export function generateSecret(length = 32): string {
   return out;
 }
 
+/** A password to hand out (the first admin's, a reset's): letters and digits, then a few of any kind. */
+export function generatePassword(): string {
+  return generateSecret(20).replace(/[^A-Za-z0-9]/g, '') + generateSecret(4);
+}
+
 export function generateId(bytes = 12): string {
   return randomBytes(bytes).toString('base64url');
 }

@@ -1,5 +1,6 @@
 // Reading secrets: from stdin (`--password-stdin`) or typed on a terminal
 // without echo. Prompts go to stderr so stdout stays clean for scripts.
+import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { CliError } from './errors.js';
 
@@ -68,4 +69,18 @@ export async function promptNewPassword(what = 'password'): Promise<string> {
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** A new password from -p, --password-stdin or the terminal; undefined when none is to be set. */
+export async function newPassword(opts: { password?: string; passwordStdin?: boolean }, required: boolean): Promise<string | undefined> {
+  if (opts.password !== undefined && opts.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive');
+  if (opts.passwordStdin) return readStdinSecret('password');
+  if (opts.password !== undefined) return opts.password;
+  if (canPrompt()) return promptNewPassword();
+  if (required) throw new CliError('no new password given and no terminal to ask on', 'use --password-stdin (or -p PASSWORD)');
+  return undefined;
+}
+
+export function passwordOptions(cmd: Command): Command {
+  return cmd.option('-p, --password <password>', 'the password (visible to other local users; prefer --password-stdin)').option('--password-stdin', 'read the password from stdin');
 }

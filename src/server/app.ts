@@ -10,7 +10,7 @@ import { Registry } from '../registry/registry.js';
 import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
 import { Identity } from '../auth/identity.js';
 import { loadMasterKey } from '../auth/master-key.js';
-import { writeInitialAdminPassword } from '../auth/initial-admin-password.js';
+import { INITIAL_ADMIN, removeInitialAdminPassword, writeInitialAdminPassword } from '../auth/initial-admin-password.js';
 import { AccessGuard } from './access.js';
 import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
@@ -70,6 +70,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     service: config.tokenService,
     adminPassword: config.adminPassword,
     log: app.log,
+    onPasswordChanged: (username) => username === INITIAL_ADMIN && removeInitialAdminPassword(config.dataDir),
   });
   if (createdAdminPassword) writeInitialAdminPassword(config.dataDir, createdAdminPassword);
   const guard = new AccessGuard(identity, config.tokenService, config.publicUrl);

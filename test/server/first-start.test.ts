@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { call } from '../auth/access-helpers.js';
+import { runCli } from '../cli/helpers.js';
 import { PROJECT_ROOT } from '../helpers/server.js';
 
 let root: string;
@@ -85,11 +86,20 @@ test('a first start on a taken port leaves no data directory; the next start pri
     await started.stop();
   }
 
-  // A later start does not print the password again, but says where it still is.
+  // A later start does not print the password again, but says where it still is;
+  // once the admin changes the password, the file is gone.
   const again = await serve(['--listen', '127.0.0.1:0', '--data-dir', data]);
   try {
     assert.doesNotMatch(again.output, /created the first user/);
     assert.match(again.output, /generated password is still in .*initial-admin-password/);
+    const password = readFileSync(join(data, 'initial-admin-password'), 'utf8').trim();
+    const changed = await call(again.url!, 'PATCH', '/api/v1/users/admin', {
+      auth: { username: 'admin', password },
+      body: JSON.stringify({ password: 'the admin chose this one' }),
+      headers: { 'content-type': 'application/json' },
+    });
+    assert.equal(changed.status, 200, changed.text);
+    assert.ok(!existsSync(join(data, 'initial-admin-password')), 'the file goes when the admin changes the password');
   } finally {
     await again.stop();
   }
@@ -113,6 +123,10 @@ test('a failed first start in a data directory that already existed keeps the pa
   } finally {
     await next.stop();
   }
+  // An offline reset of the admin's password also removes the file.
+  const reset = await runCli(['admin', 'reset-password', 'admin', '--data-dir', data, '--password-stdin'], {}, 'the operator reset this');
+  assert.equal(reset.code, 0, reset.stderr);
+  assert.ok(!existsSync(join(data, 'initial-admin-password')));
 });
 
 test('a bad flag or setting creates nothing', async () => {

@@ -7,7 +7,7 @@ import { DEFAULT_TOKEN_SCOPES, TOKEN_SCOPES } from '../../formats/management-api
 import { getAuth, setAuth, updateDockerConfig } from '../../credentials/docker-config.js';
 import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS, printDocument, printList, printOne, type OutputFormat } from '../output.js';
-import { canPrompt, promptNewPassword, readStdinSecret } from '../prompt.js';
+import { newPassword, passwordOptions } from '../prompt.js';
 import { openSession, type ServerOptions } from '../session.js';
 import { auditColumns, getOne, groups, kindByName, organizations, projects, roleBindings, roles, robots, tokens, users, type Kind, type Scope } from './resources.js';
 
@@ -69,20 +69,6 @@ async function show<T>(kind: Kind<T>, name: string | undefined, opts: Opts, scop
 async function remove<T>(kind: Kind<T>, name: string, opts: Opts, scope: Scope = {}): Promise<void> {
   const session = await openSession(opts);
   done(kind.name, await kind.remove(session, name, scope), 'deleted');
-}
-
-/** A new password from -p, --password-stdin or the terminal; undefined when none is to be set. */
-async function newPassword(opts: { password?: string; passwordStdin?: boolean }, required: boolean): Promise<string | undefined> {
-  if (opts.password !== undefined && opts.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive');
-  if (opts.passwordStdin) return readStdinSecret('password');
-  if (opts.password !== undefined) return opts.password;
-  if (canPrompt()) return promptNewPassword();
-  if (required) throw new CliError('no new password given and no terminal to ask on', 'use --password-stdin (or -p PASSWORD)');
-  return undefined;
-}
-
-function passwordOptions(cmd: Command): Command {
-  return cmd.option('-p, --password <password>', 'the password (visible to other local users; prefer --password-stdin)').option('--password-stdin', 'read the password from stdin');
 }
 
 export function registerAdminCommands(program: Command): void {

@@ -1,9 +1,21 @@
 // Commands an operator runs on the server's machine, on its data directory
-// rather than through the API: `hatoba admin backup`.
+// rather than through the API: `hatoba admin backup` and `hatoba admin
+// reset-password` (for when nobody can sign in any more).
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config/config.js';
-import { backupDataDir, BackupError, type BackupStep } from '../../storage/data-dir-backup.js';
+import { existsSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { Accounts } from '../../auth/accounts.js';
+import { AuditLog } from '../../auth/audit.js';
+import { INITIAL_ADMIN, removeInitialAdminPassword } from '../../auth/initial-admin-password.js';
+import { generatePassword } from '../../auth/secrets.js';
+import { openSqlite } from '../../db/connect.js';
+import { IdentityStore } from '../../db/identity.js';
+import { RegistryError } from '../../registry/errors.js';
+import { backupDataDir, BackupError, DATABASE_FILE, type BackupStep } from '../../storage/data-dir-backup.js';
 import { CliError } from '../errors.js';
+import { newPassword, passwordOptions } from '../prompt.js';
 
 const MiB = 1024 * 1024;
 
@@ -17,16 +29,8 @@ export function registerDataDirCommands(program: Command): void {
     .option('--data-dir <dir>', 'the data directory to back up (default: as `hatoba serve` finds it: ./data or HATOBA_DATA_DIR)')
     .option('--json', 'print the report as JSON on stdout, no progress')
     .action(async (dest: string, opts: { config?: string; dataDir?: string; json?: boolean }) => {
-      let dataDir: string;
-      let masterKeyInEnvironment: boolean;
-      try {
-        const config = loadConfig({ file: opts.config, flags: { data_dir: opts.dataDir } });
-        dataDir = config.dataDir;
-        masterKeyInEnvironment = config.masterKey !== undefined;
-      } catch (err) {
-        if (err instanceof ConfigError) throw new CliError(err.message, undefined, 2);
-        throw err;
-      }
+      const dataDir = dataDirOf(opts);
+      const masterKeyInEnvironment = Boolean(process.env.HATOBA_MASTER_KEY);
       const progress = opts.json ? undefined : stepPrinter(process.stderr);
       let report;
       try {
@@ -49,6 +53,49 @@ export function registerDataDirCommands(program: Command): void {
       if (report.masterKey === 'environment') process.stdout.write('the master key is in HATOBA_MASTER_KEY, not in the backup: keep it with the backup, a restore needs it\n');
       else process.stdout.write('the backup holds master.key: keep it as secret as the data directory\n');
     });
+
+  passwordOptions(
+    admin
+      .command('reset-password')
+      .description("set a user's password directly in the data directory (offline: no sign-in needed; run it on the server's machine)")
+      .argument('<username>')
+      .option('-c, --config <file>', "the server's YAML configuration file (for its data_dir)")
+      .option('--data-dir <dir>', 'the data directory (default: as `hatoba serve` finds it: ./data or HATOBA_DATA_DIR)')
+      .option('--revoke-tokens', "also revoke all the user's personal auth tokens"),
+  ).action(async (username: string, opts: { config?: string; dataDir?: string; password?: string; passwordStdin?: boolean; revokeTokens?: boolean }) => {
+    const dataDir = dataDirOf(opts);
+    const database = join(dataDir, DATABASE_FILE);
+    if (!existsSync(database)) throw new CliError(`${dataDir} holds no ${DATABASE_FILE}: it is not a Hatoba data directory`, 'give the server\'s data directory with --data-dir (or HATOBA_DATA_DIR)');
+    // Without a password given or a terminal to ask on, one is generated and printed once.
+    const given = await newPassword(opts, false);
+    const password = given ?? generatePassword();
+    const db = await openSqlite(database);
+    try {
+      const accounts = new Accounts(new IdentityStore(db), (name) => name === INITIAL_ADMIN && removeInitialAdminPassword(dataDir));
+      await accounts.updateUser(username, { password, revokeTokens: opts.revokeTokens });
+      await new AuditLog(accounts.identity).record({ principal: `local:${userInfo().username}`, action: 'user.reset-password', resource: username, result: 'allowed', detail: { offline: true, revokeTokens: Boolean(opts.revokeTokens) } });
+    } catch (err) {
+      if (err instanceof RegistryError) throw new CliError(err.message, err.code === 'NOT_FOUND' ? `list the users with: hatoba user get (signed in), or check the name` : undefined);
+      throw err;
+    } finally {
+      await db.destroy();
+    }
+    if (given === undefined) process.stdout.write(`${password}\n`);
+    process.stderr.write(
+      `hatoba: the password of ${username} is reset${opts.revokeTokens ? ' and their auth tokens revoked' : ''}; ` +
+        'bearer tokens from the old password stop working at once, a running server may accept the old password for up to a minute\n',
+    );
+  });
+}
+
+/** The data directory as `hatoba serve` would find it: --data-dir, HATOBA_DATA_DIR, the config file, ./data. */
+function dataDirOf(opts: { config?: string; dataDir?: string }): string {
+  try {
+    return loadConfig({ file: opts.config, flags: { data_dir: opts.dataDir } }).dataDir;
+  } catch (err) {
+    if (err instanceof ConfigError) throw new CliError(err.message, undefined, 2);
+    throw err;
+  }
 }
 
 function mib(bytes: number): string {
