@@ -4,11 +4,17 @@
 import { Command, Option } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
 import { initialAdminPasswordFile } from '../auth/initial-admin-password.js';
+import { useCaFile } from '../client/trust.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { explain, isExpected, report } from './errors.js';
 
 const program = new Command();
-program.name('hatoba').description('Hatoba: a private OCI / Docker container registry').version('0.1.0');
+program
+  .name('hatoba')
+  .description('Hatoba: a private OCI / Docker container registry')
+  .version('0.1.0')
+  .option('--ca-file <file>', "trust this PEM CA bundle for HTTPS registries, besides the system's (also SSL_CERT_FILE)")
+  .hook('preAction', (command) => useCaFile(command.opts<{ caFile?: string }>().caFile));
 
 program
   .command('serve')

@@ -3,6 +3,7 @@
 // (or the only one left); the credentials are the ones
 // `hatoba login` stored for it.
 import { ManagementClient } from '../client/management-client.js';
+import { clientTls } from '../client/trust.js';
 import { dockerKey, parseServerAddress } from '../client/server-address.js';
 import { knownUrl, readState } from './cli-state.js';
 import { dockerConfigPath, getAuth, helperFor, readDockerConfig } from '../credentials/docker-config.js';
@@ -51,7 +52,7 @@ export async function openSession(opts: ServerOptions): Promise<Session> {
       `run: hatoba login ${dockerKey(given)}`,
     );
   }
-  const client = new ManagementClient(url, { username: auth.username, password: auth.password });
+  const client = new ManagementClient(url, { username: auth.username, password: auth.password }, { tls: clientTls() });
   const context: ErrorContext = { server: key, url, storedCredentials: true, username: auth.username };
   return {
     client,

@@ -5,6 +5,7 @@
 // password for it); failures become ApiError (carrying the OCI error code
 // and message) or ConnectionError.
 
+import { HttpTransport, type TransportOptions } from './registry-http.js';
 import type { AuthToken, NewAuthToken, Robot, RoleBinding, SubjectKind, TokenScope, User, UserChanges } from '../formats/management-api.js';
 
 export type { AuthToken, NewAuthToken, Robot, RoleBinding, SubjectKind, TokenScope, User, UserChanges } from '../formats/management-api.js';
@@ -125,6 +126,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   fetch?: typeof fetch;
   userAgent?: string;
+  /** CAs to trust for https (see client/trust.ts); the requests then go through node:https, which takes them. */
+  tls?: TransportOptions['tls'];
 }
 
 export class ManagementClient {
@@ -140,7 +143,7 @@ export class ManagementClient {
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.fetchImpl = options.fetch ?? fetch;
+    this.fetchImpl = options.fetch ?? (options.tls ? transportFetch(new HttpTransport({ tls: options.tls, timeoutMs: this.timeoutMs })) : fetch);
     this.userAgent = options.userAgent ?? 'hatoba-cli';
   }
 
@@ -383,4 +386,28 @@ function query(params: Record<string, string | undefined>): string {
   for (const [k, v] of Object.entries(params)) if (v !== undefined) q.set(k, v);
   const s = q.toString();
   return s ? `?${s}` : '';
+}
+
+/**
+ * fetch() over the registry client's HTTP transport, for what this client
+ * asks of it (string bodies, no redirects): Node's fetch cannot be given
+ * extra CAs without another HTTP library.
+ */
+function transportFetch(transport: HttpTransport): typeof fetch {
+  return async (input, init = {}) => {
+    const res = await transport.request({
+      method: init.method ?? 'GET',
+      url: new URL(String(input)),
+      headers: init.headers as Record<string, string>,
+      body: init.body as string | undefined,
+      followRedirects: false,
+      signal: init.signal ?? undefined,
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    const empty = res.status === 204 || res.status === 304 || init.method === 'HEAD';
+    const body = empty ? null : await res.text(16 * 1024 * 1024);
+    if (empty) await res.drain();
+    return new Response(body, { status: res.status, statusText: res.body.statusMessage, headers });
+  };
 }

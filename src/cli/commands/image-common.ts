@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { ContentStore, defaultContentStoreDir } from '../../client/content-store.js';
 import { DigestMismatchError, RegistryApiError, RegistryClient, RegistryClientError, RegistryConnectionError, type BlobSource, type RegistryCredentials } from '../../client/registry-client.js';
+import { clientTls } from '../../client/trust.js';
 import { parseS3Url, resolveS3Settings, defaultFiles, S3Error, S3Source } from '../../client/s3.js';
 import { parseServerAddress } from '../../client/server-address.js';
 import { isDigest, type Digest } from '../../formats/digest.js';
@@ -363,7 +364,7 @@ export async function connect(registry: string, opts: RegistryOptions, credsFlag
       credentialSource = stored.source;
     }
   }
-  const client = new RegistryClient({ url, credentials: creds, userAgent: 'hatoba/0.1.0' });
+  const client = new RegistryClient({ url, credentials: creds, userAgent: 'hatoba/0.1.0', tls: clientTls() });
   const username = creds && 'username' in creds ? creds.username : undefined;
   return { client, registry: address.key, url, credentialSource, ...(username ? { username } : {}) };
 }

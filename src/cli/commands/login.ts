@@ -1,6 +1,7 @@
 // `hatoba login`, `hatoba logout` and `hatoba whoami`.
 import type { Command } from 'commander';
 import { ManagementClient } from '../../client/management-client.js';
+import { clientTls } from '../../client/trust.js';
 import { dockerKey, parseServerAddress } from '../../client/server-address.js';
 import { forgetServer, readState, rememberServer, writeState } from '../cli-state.js';
 import { dockerConfigPath, getAuth, helperFor, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../../credentials/docker-config.js';
@@ -72,7 +73,7 @@ async function login(server: string, opts: LoginOptions): Promise<void> {
   }
   if (password === '') throw new CliError('the password is empty');
 
-  const client = new ManagementClient(address.url, { username, password });
+  const client = new ManagementClient(address.url, { username, password }, { tls: clientTls() });
   try {
     await client.verifyCredentials();
   } catch (err) {
