@@ -298,13 +298,13 @@ function manifestReference(raw: string): ManifestReference {
   try {
     value = decodeURIComponent(raw);
   } catch {
-    throw new RegistryError('TAG_INVALID', 'the reference is not valid URL encoding');
+    throw new RegistryError('MANIFEST_INVALID', 'the reference is not valid URL encoding');
   }
   try {
     return parseManifestReference(value);
   } catch (err) {
     if (err instanceof DigestFormatError) throw new RegistryError('DIGEST_INVALID', err.message);
-    if (err instanceof ReferenceFormatError) throw new RegistryError('TAG_INVALID', err.message, { tag: value.slice(0, 200) });
+    if (err instanceof ReferenceFormatError) throw new RegistryError('MANIFEST_INVALID', err.message, { tag: value.slice(0, 200) });
     throw err;
   }
 }
@@ -328,7 +328,8 @@ function chunkRange(req: FastifyRequest): ByteRange | undefined {
 
 function pageSize(raw: string | undefined, fallback: number | undefined): number | undefined {
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${raw.slice(0, 20)}"`);
+  // The spec has no code for a bad page size; distribution's PAGINATION_NUMBER_INVALID is not one of its 14.
+  if (!/^\d+$/.test(raw)) throw new RegistryError('UNSUPPORTED', `n must be a non-negative integer, not "${raw.slice(0, 20)}"`, { n: raw.slice(0, 20) }, 400);
   return Math.min(Number(raw), MAX_PAGE);
 }
 
