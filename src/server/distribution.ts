@@ -194,9 +194,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
 
   async function getManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
-    const reference = manifestReference(rawRef!);
     await guard.require(req, reply, 'pull', name);
-    const manifest = await manifests.get(name, reference);
+    const manifest = await manifests.get(name, existingReference(rawRef!));
     reply
       .header('Content-Type', manifest.mediaType)
       .header('Content-Length', manifest.size)
@@ -208,8 +207,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
 
   async function putManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
-    const reference = manifestReference(rawRef!);
     const principal = await guard.require(req, reply, 'push', name);
+    const reference = manifestReference(rawRef!);
     let content: Buffer;
     try {
       content = await readLimited(req.raw, manifests.maxBytes);
@@ -226,8 +225,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
 
   async function deleteManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
-    const reference = manifestReference(rawRef!);
     const principal = await guard.require(req, reply, 'delete', name);
+    const reference = existingReference(rawRef!);
     await manifests.delete(name, reference);
     await audit.record({ principal, action: reference.kind === 'tag' ? 'tag.delete' : 'manifest.delete', resource: `${name}:${referenceString(reference)}`, result: 'allowed', remote: req.ip });
     return reply.code(202).header('Content-Length', 0).send();
@@ -293,6 +292,7 @@ function digestParam(raw: string): Digest {
   }
 }
 
+/** The reference of a manifest PUT: a tag that is not valid syntax makes the manifest invalid. */
 function manifestReference(raw: string): ManifestReference {
   let value: string;
   try {
@@ -305,6 +305,20 @@ function manifestReference(raw: string): ManifestReference {
   } catch (err) {
     if (err instanceof DigestFormatError) throw new RegistryError('DIGEST_INVALID', err.message);
     if (err instanceof ReferenceFormatError) throw new RegistryError('MANIFEST_INVALID', err.message, { tag: value.slice(0, 200) });
+    throw err;
+  }
+}
+
+/**
+ * The reference of a manifest read or delete: a tag that is not valid
+ * syntax names no manifest, so it is unknown (as the conformance suite
+ * expects), not a client error.
+ */
+function existingReference(raw: string): ManifestReference {
+  try {
+    return manifestReference(raw);
+  } catch (err) {
+    if (err instanceof RegistryError && err.code === 'MANIFEST_INVALID') throw new RegistryError('MANIFEST_UNKNOWN', `${err.message}; no manifest can have this reference`);
     throw err;
   }
 }

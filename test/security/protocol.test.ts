@@ -193,6 +193,26 @@ describe('protocol correctness', () => {
     assert.deepEqual(await tags('proto/frame'), [], 'no tag was created');
   });
 
+  // --------------------------------------------------------------- item 3
+
+  test('a manifest tag that cannot exist is unknown on GET and HEAD, after authorization', async () => {
+    const name = 'proto/unknown-tags';
+    const manifest = await imageManifest(name);
+    assert.equal((await registry.putManifest(name, 'v1', manifest)).status, 201);
+    for (const tag of ['.hidden', '-rc1', 'a'.repeat(129)]) {
+      const get = await registry.request(`/v2/${name}/manifests/${tag}`);
+      console.log(`GET manifests/${tag.slice(0, 12)}: ${get.status} ${await get.clone().text()}`);
+      await expectError(get, 404, 'MANIFEST_UNKNOWN');
+      const head = await registry.request(`/v2/${name}/manifests/${tag}`, { method: 'HEAD' });
+      assert.equal(head.status, 404, `HEAD ${tag}`);
+      const anonymous = await registry.as(null).request(`/v2/${name}/manifests/${tag}`);
+      await expectError(anonymous, 401, 'UNAUTHORIZED');
+      assert.ok(anonymous.headers.get('www-authenticate')?.startsWith('Bearer '), 'a 401 carries the challenge');
+      await expectError(await registry.putManifest(name, tag, manifest), 400, 'MANIFEST_INVALID');
+    }
+    assert.deepEqual(await tags(name), ['v1']);
+  });
+
   /** Open upload sessions, read from the server's database. */
   async function openUploads(): Promise<number> {
     const db = new Database(`${server.dataDir}/hatoba.db`, { readonly: true, fileMustExist: true });
