@@ -11,6 +11,7 @@ import { manifestTooLarge } from '../registry/manifests.js';
 import type { Registry } from '../registry/registry.js';
 import type { AccessGuard } from './access.js';
 import { sendBlobFile } from './blob-send.js';
+import { isDistributionPath } from './errors.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 
 const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -40,7 +41,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
   ];
 
   app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/v2' || req.url.startsWith('/v2/') || req.url.startsWith('/v2?')) reply.header(API_VERSION_HEADER, 'registry/2.0');
+    if (isDistributionPath(req.url)) reply.header(API_VERSION_HEADER, 'registry/2.0');
   });
 
   app.route({
