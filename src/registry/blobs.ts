@@ -51,7 +51,7 @@ export class Blobs {
     const size = await this.size(name, digest);
     const wanted = resolveRange(rangeHeader, size);
     if (wanted.kind === 'unsatisfiable') {
-      throw new RegistryError('RANGE_INVALID', `range ${rangeHeader} is outside the blob's ${size} bytes`, undefined, 416, {
+      throw new RegistryError('SIZE_INVALID', `range ${rangeHeader} is outside the blob's ${size} bytes`, { size }, 416, {
         'Content-Range': `bytes */${size}`,
       });
     }

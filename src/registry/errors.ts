@@ -1,8 +1,22 @@
 // The registry's error codes, registered once: each has the HTTP status and
 // the message the OCI distribution spec gives it. The domain throws
 // RegistryError; server/errors.ts turns it into the JSON envelope.
+//
+// Cases the spec has no code of its own for, and the code they answer:
+//   a tag that is not valid syntax, on PUT      400 MANIFEST_INVALID
+//     (on GET/HEAD/DELETE it names nothing:    404 MANIFEST_UNKNOWN)
+//   a page size `n` that is not a number        400 UNSUPPORTED
+//   a blob Range outside the blob               416 SIZE_INVALID, Content-Range: bytes */SIZE
+//   a body over a limit                         413 SIZE_INVALID (manifests: 413 MANIFEST_INVALID)
+//   broken framing (Content-Length, cut short)  400 SIZE_INVALID
+//   a server fault                              500 UNSUPPORTED, "internal server error"
 
-export const ERROR_CODES = {
+/**
+ * The OCI distribution spec's error codes, exactly its table of 14: an
+ * error's `code` on /v2/ MUST be one of them. Each carries the status it
+ * usually goes with; a case that needs another passes its own (416, 413).
+ */
+export const OCI_ERROR_CODES = {
   BLOB_UNKNOWN: { status: 404, message: 'blob unknown to registry' },
   BLOB_UPLOAD_INVALID: { status: 400, message: 'blob upload invalid' },
   BLOB_UPLOAD_UNKNOWN: { status: 404, message: 'blob upload unknown to registry' },
@@ -17,18 +31,28 @@ export const ERROR_CODES = {
   DENIED: { status: 403, message: 'requested access to the resource is denied' },
   UNSUPPORTED: { status: 405, message: 'the operation is unsupported' },
   TOOMANYREQUESTS: { status: 429, message: 'too many requests' },
-  // Not in the OCI table, but registered by distribution and understood by clients.
-  TAG_INVALID: { status: 400, message: 'manifest tag did not match URI' },
-  RANGE_INVALID: { status: 416, message: 'invalid content range' },
-  PAGINATION_NUMBER_INVALID: { status: 400, message: 'invalid number of results requested' },
-  // The management API (/api/v1) uses these beside the OCI ones.
+} as const satisfies Record<string, { status: number; message: string }>;
+
+/**
+ * The management API's own codes (/api/v1 only, beside the OCI ones it
+ * also answers: UNAUTHORIZED, DENIED, TOOMANYREQUESTS). server/errors.ts
+ * never lets one of these out on /v2/.
+ */
+export const API_ERROR_CODES = {
   INVALID_ARGUMENT: { status: 400, message: 'invalid argument' },
   NOT_FOUND: { status: 404, message: 'not found' },
   CONFLICT: { status: 409, message: 'already exists' },
-  UNKNOWN: { status: 500, message: 'unknown error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
-export type ErrorCode = keyof typeof ERROR_CODES;
+export const ERROR_CODES = { ...OCI_ERROR_CODES, ...API_ERROR_CODES };
+
+export type OciErrorCode = keyof typeof OCI_ERROR_CODES;
+export type ApiErrorCode = keyof typeof API_ERROR_CODES;
+export type ErrorCode = OciErrorCode | ApiErrorCode;
+
+export function isOciErrorCode(code: string): code is OciErrorCode {
+  return Object.hasOwn(OCI_ERROR_CODES, code);
+}
 
 export class RegistryError extends Error {
   readonly status: number;

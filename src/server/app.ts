@@ -15,9 +15,10 @@ import { AccessGuard } from './access.js';
 import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
 import { apiRoutes } from './api.js';
-import { sendError } from './errors.js';
 import { loadTls, reloadTlsOnSighup } from './tls.js';
 import type { Server as TlsServer } from 'node:tls';
+import { installErrorHandlers } from './errors.js';
+import { earlyErrorOptions } from './client-errors.js';
 
 export interface HatobaServer {
   app: FastifyInstance;
@@ -39,6 +40,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes });
 
   const app = Fastify({
+    ...earlyErrorOptions,
     logger: { level: config.logLevel },
     // One line per request is written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
@@ -60,7 +62,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   // limit (manifests): no parser may buffer them first.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
-  app.setErrorHandler(sendError);
+  installErrorHandlers(app);
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });

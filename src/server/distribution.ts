@@ -11,6 +11,7 @@ import { manifestTooLarge } from '../registry/manifests.js';
 import type { Registry } from '../registry/registry.js';
 import type { AccessGuard } from './access.js';
 import { sendBlobFile } from './blob-send.js';
+import { isDistributionPath } from './errors.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 
 const API_VERSION_HEADER = 'Docker-Distribution-API-Version';
@@ -40,7 +41,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
   ];
 
   app.addHook('onRequest', async (req, reply) => {
-    if (req.url === '/v2' || req.url.startsWith('/v2/') || req.url.startsWith('/v2?')) reply.header(API_VERSION_HEADER, 'registry/2.0');
+    if (isDistributionPath(req.url)) reply.header(API_VERSION_HEADER, 'registry/2.0');
   });
 
   app.route({
@@ -194,9 +195,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
 
   async function getManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
-    const reference = manifestReference(rawRef!);
     await guard.require(req, reply, 'pull', name);
-    const manifest = await manifests.get(name, reference);
+    const manifest = await manifests.get(name, existingReference(rawRef!));
     reply
       .header('Content-Type', manifest.mediaType)
       .header('Content-Length', manifest.size)
@@ -208,8 +208,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
 
   async function putManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
-    const reference = manifestReference(rawRef!);
     const principal = await guard.require(req, reply, 'push', name);
+    const reference = manifestReference(rawRef!);
     let content: Buffer;
     try {
       content = await readLimited(req.raw, manifests.maxBytes);
@@ -226,8 +226,8 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
 
   async function deleteManifest(req: FastifyRequest, reply: FastifyReply, [rawName, rawRef]: string[]) {
     const name = repositoryName(rawName!);
-    const reference = manifestReference(rawRef!);
     const principal = await guard.require(req, reply, 'delete', name);
+    const reference = existingReference(rawRef!);
     await manifests.delete(name, reference);
     await audit.record({ principal, action: reference.kind === 'tag' ? 'tag.delete' : 'manifest.delete', resource: `${name}:${referenceString(reference)}`, result: 'allowed', remote: req.ip });
     return reply.code(202).header('Content-Length', 0).send();
@@ -293,18 +293,33 @@ function digestParam(raw: string): Digest {
   }
 }
 
+/** The reference of a manifest PUT: a tag that is not valid syntax makes the manifest invalid. */
 function manifestReference(raw: string): ManifestReference {
   let value: string;
   try {
     value = decodeURIComponent(raw);
   } catch {
-    throw new RegistryError('TAG_INVALID', 'the reference is not valid URL encoding');
+    throw new RegistryError('MANIFEST_INVALID', 'the reference is not valid URL encoding');
   }
   try {
     return parseManifestReference(value);
   } catch (err) {
     if (err instanceof DigestFormatError) throw new RegistryError('DIGEST_INVALID', err.message);
-    if (err instanceof ReferenceFormatError) throw new RegistryError('TAG_INVALID', err.message, { tag: value.slice(0, 200) });
+    if (err instanceof ReferenceFormatError) throw new RegistryError('MANIFEST_INVALID', err.message, { tag: value.slice(0, 200) });
+    throw err;
+  }
+}
+
+/**
+ * The reference of a manifest read or delete: a tag that is not valid
+ * syntax names no manifest, so it is unknown (as the conformance suite
+ * expects), not a client error.
+ */
+function existingReference(raw: string): ManifestReference {
+  try {
+    return manifestReference(raw);
+  } catch (err) {
+    if (err instanceof RegistryError && err.code === 'MANIFEST_INVALID') throw new RegistryError('MANIFEST_UNKNOWN', `${err.message}; no manifest can have this reference`);
     throw err;
   }
 }
@@ -328,7 +343,8 @@ function chunkRange(req: FastifyRequest): ByteRange | undefined {
 
 function pageSize(raw: string | undefined, fallback: number | undefined): number | undefined {
   if (raw === undefined || raw === '') return fallback;
-  if (!/^\d+$/.test(raw)) throw new RegistryError('PAGINATION_NUMBER_INVALID', `n must be a non-negative integer, not "${raw.slice(0, 20)}"`);
+  // The spec has no code for a bad page size; distribution's PAGINATION_NUMBER_INVALID is not one of its 14.
+  if (!/^\d+$/.test(raw)) throw new RegistryError('UNSUPPORTED', `n must be a non-negative integer, not "${raw.slice(0, 20)}"`, { n: raw.slice(0, 20) }, 400);
   return Math.min(Number(raw), MAX_PAGE);
 }
 

@@ -233,7 +233,7 @@ describe('blob GET', () => {
     const data = randomBytes(5000);
     const digest = await reg.pushBlob('get/short-small', data);
     truncateSync(blobFile(server, digest), 4000);
-    for (let i = 0; i < 2; i++) await expectError(await reg.request(`/v2/get/short-small/blobs/${digest}`), 500, 'UNKNOWN');
+    for (let i = 0; i < 2; i++) await expectError(await reg.request(`/v2/get/short-small/blobs/${digest}`), 500, 'UNSUPPORTED');
   });
 
   test('each GET writes its request log line', async () => {

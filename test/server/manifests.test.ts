@@ -608,11 +608,11 @@ describe('manifests (OCI distribution spec 1.1)', () => {
       ['a plus sign', 'v1%2Bbuild'],
     ];
     for (const [what, tag] of invalidTags) {
-      test(`tag with ${what}: 400 TAG_INVALID on PUT and GET`, async () => {
+      test(`tag with ${what}: 400 MANIFEST_INVALID on PUT, 404 MANIFEST_UNKNOWN on GET`, async () => {
         const name = 'invalid/tags';
         const manifest = await imageManifest(name, `tag ${what}`);
-        await expectError(await registry.putManifest(name, tag, manifest), 400, 'TAG_INVALID');
-        await expectError(await registry.request(`/v2/${name}/manifests/${tag}`), 400, 'TAG_INVALID');
+        await expectError(await registry.putManifest(name, tag, manifest), 400, 'MANIFEST_INVALID');
+        await expectError(await registry.request(`/v2/${name}/manifests/${tag}`), 404, 'MANIFEST_UNKNOWN');
       });
     }
   });
