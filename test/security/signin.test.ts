@@ -60,14 +60,18 @@ test('200 parallel wrong passwords from one address: only the budget is checked,
   const started = performance.now();
   const results = await Promise.all(Array.from({ length: 200 }, (_, i) => v2({ username: victim.username, password: `wrong-${i}` }, from)));
   const counts = tally(results);
-  t.diagnostic(`200 parallel wrong passwords: ${counts[401] ?? 0} checked (401), ${counts[429] ?? 0} refused (429), in ${Math.round(performance.now() - started)} ms`);
+  const seconds = (performance.now() - started) / 1000;
+  t.diagnostic(`200 parallel wrong passwords: ${counts[401] ?? 0} checked (401), ${counts[429] ?? 0} refused (429), in ${Math.round(seconds * 1000)} ms`);
   assert.deepEqual(Object.keys(counts).sort(), ['401', '429'], `statuses ${JSON.stringify(counts)}`);
-  assert.equal(counts[401], PAIR_FREE_FAILURES, 'exactly the free failures of the pair are checked');
+  // The free failures, plus one more each time a delay (1 s, then 2, 4...) ran out
+  // during a slow burst: 2^k - 1 seconds let k more through.
+  const delaysElapsed = Math.floor(Math.log2(seconds + 1));
+  assert.ok(counts[401]! >= PAIR_FREE_FAILURES && counts[401]! <= PAIR_FREE_FAILURES + delaysElapsed, `the free failures of the pair are checked (and one per elapsed delay): ${counts[401]} in ${seconds.toFixed(2)} s`);
   for (const r of results) if (r.status === 429) expectThrottled(r, 'a raced guess');
   // what was checked is what the audit log says failed
   const audit = (await authAudit(victim.username)).filter((e) => e.remote_addr === from);
-  assert.equal(audit.filter((e) => e.detail?.reason === 'invalid').length, PAIR_FREE_FAILURES);
-  assert.equal(audit.filter((e) => e.detail?.reason === 'throttled').length, 200 - PAIR_FREE_FAILURES);
+  assert.equal(audit.filter((e) => e.detail?.reason === 'invalid').length, counts[401]);
+  assert.equal(audit.filter((e) => e.detail?.reason === 'throttled').length, counts[429]);
   // the account itself is not locked: its owner signs in from elsewhere
   assert.equal((await v2(victim, freshAddress())).status, 200);
 });
