@@ -21,16 +21,12 @@ program
     try {
       config = loadConfig({ file: opts.config, flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never } });
     } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`hatoba: ${err.message}\n`);
-        process.exit(2);
-      }
-      throw err;
+      exitOnConfigError(err);
     }
     // Loaded here so that the client commands start without the server's modules.
     const { isWorker, startWorkers } = await import('../server/workers.js');
     if (config.workers > 1 && !isWorker()) {
-      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`));
+      const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`)).catch(exitOnConfigError);
       if (workers.createdAdminPassword) announceAdmin(workers.createdAdminPassword, workers.url);
       process.stderr.write(`hatoba: listening on ${workers.url} (data in ${config.dataDir}, ${config.workers} workers)\n`);
       const stop = async (signal: string) => {
@@ -43,7 +39,8 @@ program
       return;
     }
     const { createServer } = await import('../server/app.js');
-    const server = await createServer(config);
+    // A setting that does not fit the data (a master key that opens nothing) is found only here.
+    const server = await createServer(config).catch(exitOnConfigError);
     let url: string;
     try {
       url = await server.listen();
@@ -68,6 +65,15 @@ program
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
     process.on('SIGINT', () => void shutdown('SIGINT'));
   });
+
+/** A configuration problem is a message and exit code 2, not a stack trace. */
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`hatoba: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
 
 /** The generated first password is shown once, on the terminal only (never in the JSON log). */
 function announceAdmin(password: string, url: string): void {

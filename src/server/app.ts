@@ -55,7 +55,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   });
 
   const { identity, createdAdminPassword } = await Identity.open(meta.db, {
-    masterKey: loadMasterKey(config.dataDir, config.masterKey),
+    masterKey: await loadMasterKey(config.dataDir, config.masterKey, meta.db),
     service: config.tokenService,
     adminPassword: config.adminPassword,
     log: app.log,
