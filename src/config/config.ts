@@ -22,6 +22,8 @@ export const configSchema = z
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
     public_url: z.string().url().optional(),
+    /** Audit rows older than this are deleted (at start and hourly). */
+    audit_retention_days: z.coerce.number().int().positive().default(90),
   })
   .strict();
 
@@ -37,6 +39,7 @@ export interface ServerConfig {
   tokenService: string;
   publicUrl?: string;
   workers: number;
+  auditRetentionDays: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -51,6 +54,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
+  HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
 };
 
 export class ConfigError extends Error {}
@@ -90,6 +94,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
+    auditRetentionDays: c.audit_retention_days,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

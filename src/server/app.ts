@@ -81,6 +81,12 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     } catch (err) {
       app.log.warn({ err }, 'could not purge idle uploads');
     }
+    try {
+      const n = await identity.store.pruneAudit(Date.now() - config.auditRetentionDays * 86_400_000);
+      if (n > 0) app.log.info({ rows: n }, 'pruned audit rows past the retention');
+    } catch (err) {
+      app.log.warn({ err }, 'could not prune the audit log');
+    }
   };
   const purgeTimer = setInterval(purge, Math.min(config.uploadIdleTimeoutMs, 3600_000));
   purgeTimer.unref();
