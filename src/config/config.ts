@@ -22,6 +22,8 @@ export const configSchema = z
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
     public_url: z.string().url().optional(),
+    /** Open upload sessions of one user or robot; one more is 429. */
+    max_upload_sessions_per_principal: z.coerce.number().int().positive().default(1000),
     /** Audit rows older than this are deleted (at start and hourly). */
     audit_retention_days: z.coerce.number().int().positive().default(90),
   })
@@ -39,6 +41,7 @@ export interface ServerConfig {
   tokenService: string;
   publicUrl?: string;
   workers: number;
+  maxUploadSessionsPerPrincipal: number;
   auditRetentionDays: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
@@ -54,6 +57,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
+  HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
   HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
 };
 
@@ -94,6 +98,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
+    maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
     auditRetentionDays: c.audit_retention_days,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,

@@ -31,7 +31,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const store = new FilesystemBlobStore(config.dataDir);
   await store.init();
   const meta = new Metadata(await openSqlite(join(config.dataDir, 'hatoba.db')));
-  const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes });
+  const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes, maxUploadSessionsPerOwner: config.maxUploadSessionsPerPrincipal });
 
   const app = Fastify({
     logger: { level: config.logLevel },
