@@ -22,6 +22,12 @@ export const configSchema = z
     token_service: z.string().min(1).max(255).default('hatoba'),
     /** The URL clients reach this registry at (behind a proxy); else taken from each request's Host. */
     public_url: z.string().url().optional(),
+    /** A client that has not finished sending its request headers by then is disconnected. */
+    header_timeout_seconds: z.coerce.number().int().positive().max(3600).default(30),
+    /** A request body that brings no byte for this long ends the request (idle, not total). */
+    body_idle_timeout_seconds: z.coerce.number().int().positive().max(86400).default(60),
+    /** Open connections; one more is answered 429 and closed. */
+    max_connections: z.coerce.number().int().positive().default(1000),
     /** Open upload sessions of one user or robot; one more is 429. */
     max_upload_sessions_per_principal: z.coerce.number().int().positive().default(1000),
     /** Audit rows older than this are deleted (at start and hourly). */
@@ -41,6 +47,9 @@ export interface ServerConfig {
   tokenService: string;
   publicUrl?: string;
   workers: number;
+  headerTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  maxConnections: number;
   maxUploadSessionsPerPrincipal: number;
   auditRetentionDays: number;
   /** Secrets come from the environment only, never from the config file. */
@@ -57,6 +66,9 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
+  HATOBA_HEADER_TIMEOUT_SECONDS: 'header_timeout_seconds',
+  HATOBA_BODY_IDLE_TIMEOUT_SECONDS: 'body_idle_timeout_seconds',
+  HATOBA_MAX_CONNECTIONS: 'max_connections',
   HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
   HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
 };
@@ -98,6 +110,9 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
+    headerTimeoutMs: c.header_timeout_seconds * 1000,
+    bodyIdleTimeoutMs: c.body_idle_timeout_seconds * 1000,
+    maxConnections: c.max_connections,
     maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
     auditRetentionDays: c.audit_retention_days,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,

@@ -15,6 +15,7 @@ import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
 import { apiRoutes } from './api.js';
 import { sendError } from './errors.js';
+import { applyLimits, serverOptions } from './limits.js';
 
 export interface HatobaServer {
   app: FastifyInstance;
@@ -37,9 +38,8 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     logger: { level: config.logLevel },
     // One line per request is written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
-    // Blob uploads can take a long time; sockets are not cut mid-transfer.
-    requestTimeout: 0,
-    connectionTimeout: 0,
+    // Idle limits, not a total one: blob uploads can take a long time.
+    ...serverOptions(config),
     keepAliveTimeout: 75_000,
     // Paths carry repository names with slashes and long digests.
     routerOptions: { maxParamLength: 1024 },
@@ -50,6 +50,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   app.setErrorHandler(sendError);
+  applyLimits(app, config);
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
