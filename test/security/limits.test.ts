@@ -111,9 +111,22 @@ test('slow clients: header timeout, idle body timeout keeping the staged offset,
   assert.equal(status.headers.range, '0-9', 'the session keeps the offset before the stalled chunk');
   assert.equal(count(server, 'select size from uploads where id = ?', id), 10);
   assert.equal((await stat(join(server.dataDir, 'uploads', id))).size, 10, 'the staged file is rolled back to the same offset');
-  const rest = Buffer.from('abcdef');
-  const digest = sha256(Buffer.concat([first, rest]));
-  const resumed = await call(server.url, 'PUT', `${location}?digest=${digest}`, { body: rest, headers: { 'content-range': '10-15' } });
+  // Idle, not total: a body that is slow but steady (a byte every 0.4 s
+  // for 2.4 s, with a 1 s idle limit) is not cut.
+  const steady = await openSocket(server.port);
+  steady.write(`PATCH ${location} HTTP/1.1\r\nHost: x\r\nAuthorization: ${basic}\r\nContent-Length: 6\r\nConnection: close\r\n\r\n`);
+  const answered = untilClosed(steady, 8000);
+  for (const byte of 'abcdef') {
+    await new Promise((r) => setTimeout(r, 400));
+    steady.write(byte);
+  }
+  const slow = await answered;
+  t.diagnostic(`slow but steady 6-byte PATCH over 2.4 s: ${slow.text.split('\r\n')[0]}`);
+  assert.match(slow.text, /^HTTP\/1\.1 202 /);
+  assert.match(slow.text, /\r\nrange: 0-15\r\n/i);
+  const rest = Buffer.from('ghijkl');
+  const digest = sha256(Buffer.concat([first, Buffer.from('abcdef'), rest]));
+  const resumed = await call(server.url, 'PUT', `${location}?digest=${digest}`, { body: rest, headers: { 'content-range': '16-21' } });
   assert.equal(resumed.status, 201, resumed.text);
 });
 
