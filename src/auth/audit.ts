@@ -1,5 +1,7 @@
 // The append-only audit log: every write and every denial, with who, what,
-// when, from where and the result.
+// when, from where and the result. It must not fill the disk: what a
+// client chooses (names, paths, reasons) is cut to a bound, and repeated
+// failures are counted on one row per minute (IdentityStore.appendAudit).
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditEntry, IdentityStore } from '../db/identity.js';
 import { principalName, type Principal } from './principal.js';
@@ -13,6 +15,11 @@ export interface AuditEvent {
   detail?: Record<string, unknown>;
 }
 
+/** Longest stored principal name, resource and detail (in characters). */
+export const AUDIT_PRINCIPAL_MAX = 128;
+export const AUDIT_RESOURCE_MAX = 256;
+export const AUDIT_DETAIL_MAX = 1024;
+
 export class AuditLog {
   constructor(
     private readonly identity: IdentityStore,
@@ -22,12 +29,12 @@ export class AuditLog {
   async record(event: AuditEvent): Promise<void> {
     const entry: AuditEntry = {
       at: Date.now(),
-      principal: typeof event.principal === 'string' ? event.principal : principalName(event.principal),
-      action: event.action,
-      resource: event.resource,
+      principal: truncate(typeof event.principal === 'string' ? event.principal : principalName(event.principal), AUDIT_PRINCIPAL_MAX),
+      action: truncate(event.action, 64),
+      resource: truncate(event.resource, AUDIT_RESOURCE_MAX),
       result: event.result,
-      remote_addr: event.remote ?? null,
-      detail: event.detail ? JSON.stringify(event.detail) : null,
+      remote_addr: event.remote ? truncate(event.remote, 64) : null,
+      detail: event.detail ? truncate(JSON.stringify(event.detail), AUDIT_DETAIL_MAX) : null,
     };
     try {
       await this.identity.appendAudit(entry);
@@ -36,4 +43,9 @@ export class AuditLog {
       this.log?.error({ err, audit: entry }, 'could not write the audit log');
     }
   }
+}
+
+/** Cut to `max` characters, marking the cut with an ellipsis. */
+function truncate(value: string, max: number): string {
+  return value.length <= max ? value : `${value.slice(0, max - 1)}…`;
 }

@@ -35,11 +35,7 @@ program
         flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa },
       });
     } catch (err) {
-      if (err instanceof ConfigError) {
-        process.stderr.write(`hatoba: ${err.message}\n`);
-        process.exit(2);
-      }
-      throw err;
+      exitOnConfigError(err);
     }
     // A first start that fails takes back the data directory it made, so
     // that the next start is a first start again (and shows the password).
@@ -47,16 +43,9 @@ program
     const discardFreshDataDir = () => freshDataDir && rmSync(config.dataDir, { recursive: true, force: true });
     // Loaded here so that the client commands start without the server's modules.
     const { isWorker, startWorkers } = await import('../server/workers.js');
-    const { TlsConfigError } = await import('../server/tls.js');
-    /** A setting that only shows itself wrong when used (a TLS file) ends the start with its message. */
-    const refuseStart = (err: unknown): never => {
-      if (!(err instanceof TlsConfigError)) throw err;
-      process.stderr.write(`hatoba: ${err.message}\n`);
-      process.exit(2);
-    };
     if (config.workers > 1 && !isWorker()) {
       const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`)).catch((err: unknown) => {
-        if (err instanceof TlsConfigError) return refuseStart(err);
+        if (err instanceof ConfigError) return exitOnConfigError(err);
         process.stderr.write(`hatoba: the workers could not start: ${(err as Error).message}\n`);
         discardFreshDataDir();
         process.exit(1);
@@ -73,7 +62,9 @@ program
       return;
     }
     const { createServer } = await import('../server/app.js');
-    const server = await createServer(config).catch(refuseStart);
+    // A setting that does not fit the data or its files (a master key that
+    // opens nothing, an unusable certificate) is found only here.
+    const server = await createServer(config).catch(exitOnConfigError);
     let url: string;
     try {
       url = await server.listen();
@@ -99,6 +90,15 @@ program
     process.on('SIGTERM', () => void shutdown('SIGTERM'));
     process.on('SIGINT', () => void shutdown('SIGINT'));
   });
+
+/** A configuration problem is a message and exit code 2, not a stack trace. */
+function exitOnConfigError(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`hatoba: ${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
 
 /**
  * The generated first password is shown on the terminal only (never in the

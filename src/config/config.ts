@@ -53,6 +53,16 @@ export const configSchema = z
      * comma-separated string (HATOBA_API_ALLOWED_ORIGINS).
      */
     api_allowed_origins: listOf(z.string().url().refine(isOrigin, 'each of api_allowed_origins must be an origin: scheme://host[:port], no path')),
+    /** A client that has not finished sending its request headers by then is disconnected. */
+    header_timeout_seconds: z.coerce.number().int().positive().max(3600).default(30),
+    /** A request body that brings no byte for this long ends the request (idle, not total). */
+    body_idle_timeout_seconds: z.coerce.number().int().positive().max(86400).default(60),
+    /** Open connections; one more is answered 429 and closed. */
+    max_connections: z.coerce.number().int().positive().default(1000),
+    /** Open upload sessions of one user or robot; one more is 429. */
+    max_upload_sessions_per_principal: z.coerce.number().int().positive().default(1000),
+    /** Audit rows older than this are deleted (at start and hourly). */
+    audit_retention_days: z.coerce.number().int().positive().default(90),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -76,6 +86,11 @@ export interface ServerConfig {
   /** Origins whose pages may call /api/v1, as scheme://host[:port]. */
   apiAllowedOrigins: string[];
   workers: number;
+  headerTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  maxConnections: number;
+  maxUploadSessionsPerPrincipal: number;
+  auditRetentionDays: number;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -95,6 +110,11 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_TLS_CLIENT_CA: 'tls_client_ca',
   HATOBA_TRUSTED_PROXIES: 'trusted_proxies',
   HATOBA_API_ALLOWED_ORIGINS: 'api_allowed_origins',
+  HATOBA_HEADER_TIMEOUT_SECONDS: 'header_timeout_seconds',
+  HATOBA_BODY_IDLE_TIMEOUT_SECONDS: 'body_idle_timeout_seconds',
+  HATOBA_MAX_CONNECTIONS: 'max_connections',
+  HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
+  HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
 };
 
 export class ConfigError extends Error {}
@@ -137,6 +157,11 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     tls: c.tls_cert && c.tls_key ? { cert: resolve(c.tls_cert), key: resolve(c.tls_key), clientCa: c.tls_client_ca && resolve(c.tls_client_ca) } : undefined,
     trustedProxies: c.trusted_proxies,
     apiAllowedOrigins: c.api_allowed_origins.map((o) => new URL(o).origin),
+    headerTimeoutMs: c.header_timeout_seconds * 1000,
+    bodyIdleTimeoutMs: c.body_idle_timeout_seconds * 1000,
+    maxConnections: c.max_connections,
+    maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
+    auditRetentionDays: c.audit_retention_days,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

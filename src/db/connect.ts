@@ -2,13 +2,20 @@
 // embedded default is SQLite in the data directory.
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type SqliteDatabase } from 'kysely';
-import { mkdirSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { makePrivate, PRIVATE_FILE_MODE, privateDir } from '../runtime/private-files.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 
 export async function openSqlite(path: string): Promise<Kysely<Database>> {
-  mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    privateDir(dirname(path));
+    // SQLite gives the -wal and -shm files the database file's mode, so a
+    // private database file (created here, before SQLite would) is enough.
+    closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+    for (const file of [path, `${path}-wal`, `${path}-shm`]) makePrivate(file);
+  }
   const sqlite = new SQLite(path);
   // WAL lets readers run beside the writer (and --workers share the file);
   // synchronous=FULL makes a commit durable before we answer the client.

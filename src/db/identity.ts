@@ -24,6 +24,8 @@ export interface AuditEntry {
   result: 'allowed' | 'denied' | 'failed';
   remote_addr: string | null;
   detail: string | null;
+  /** How many identical failures this row stands for (1 for single entries). */
+  count?: number;
 }
 
 export interface AuditQuery {
@@ -350,8 +352,35 @@ export class IdentityStore {
 
   // --- audit log -----------------------------------------------------------------
 
+  /**
+   * Appends an entry. A denial or failure that repeats one already logged
+   * this minute (same principal, address, action, result and detail, e.g.
+   * the reason) adds to that row's count and moves its time to the latest
+   * instead: a flood of bad credentials is one row a minute.
+   */
   async appendAudit(entry: AuditEntry): Promise<void> {
+    if (entry.result !== 'allowed') {
+      const minute = entry.at - (entry.at % 60_000);
+      const r = await this.db
+        .updateTable('audit_log')
+        .set((eb) => ({ count: eb('count', '+', 1), at: entry.at }))
+        .where('principal', '=', entry.principal)
+        .where('at', '>=', minute)
+        .where('at', '<', minute + 60_000)
+        .where('remote_addr', entry.remote_addr === null ? 'is' : '=', entry.remote_addr)
+        .where('action', '=', entry.action)
+        .where('result', '=', entry.result)
+        .where('detail', entry.detail === null ? 'is' : '=', entry.detail)
+        .executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0) return;
+    }
     await this.db.insertInto('audit_log').values(entry).execute();
+  }
+
+  /** Deletes entries older than `before` (the retention); returns how many. */
+  async pruneAudit(before: number): Promise<number> {
+    const r = await this.db.deleteFrom('audit_log').where('at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   async queryAudit(q: AuditQuery): Promise<(AuditEntry & { id: number })[]> {

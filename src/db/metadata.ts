@@ -262,9 +262,18 @@ export class Metadata {
 
   // --- upload sessions -----------------------------------------------------
 
-  async createUpload(id: string, repositoryId: number): Promise<void> {
+  /**
+   * Opens an upload session unless `owner` already holds `maxPerOwner`
+   * open ones: one statement, so parallel requests cannot overshoot the cap
+   * together. Returns whether the session was created.
+   */
+  async createUpload(id: string, repositoryId: number, owner: string, maxPerOwner: number): Promise<boolean> {
     const now = Date.now();
-    await this.db.insertInto('uploads').values({ id, repository_id: repositoryId, size: 0, started_at: now, updated_at: now }).execute();
+    const result = await sql`
+      insert into uploads (id, repository_id, size, started_at, updated_at, owner)
+      select ${id}, ${repositoryId}, 0, ${now}, ${now}, ${owner}
+      where (select count(*) from uploads where owner = ${owner}) < ${maxPerOwner}`.execute(this.db);
+    return Number(result.numAffectedRows ?? 0) > 0;
   }
 
   async findUpload(id: string): Promise<UploadRow | undefined> {

@@ -208,6 +208,16 @@ const migrations: Record<string, Migration> = {
         .execute();
     },
   },
+  '0005_upload_owner_audit_count': {
+    // Upload sessions know who opened them, so open sessions can be capped
+    // per principal; audit rows carry a count, so a burst of identical
+    // failures is one row per minute instead of one per request.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('uploads').addColumn('owner', 'varchar(255)').execute();
+      await db.schema.createIndex('uploads_owner').on('uploads').column('owner').execute();
+      await db.schema.alterTable('audit_log').addColumn('count', 'integer', (c) => c.notNull().defaultTo(1)).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -64,6 +64,8 @@ export interface UploadsTable {
   size: number;
   started_at: number;
   updated_at: number;
+  /** Who started it (principalName), for the cap on open sessions per principal; null before 0005. */
+  owner: string | null;
 }
 
 export interface UsersTable {
@@ -174,6 +176,8 @@ export interface AuditLogTable {
   result: string;
   remote_addr: string | null;
   detail: string | null;
+  /** Repeated failures of one principal, address, action and result within a minute share one row. */
+  count: Generated<number>;
 }
 
 export interface Database {

@@ -8,6 +8,8 @@ import { Uploads } from './uploads.js';
 
 export interface RegistryOptions {
   manifestMaxBytes?: number;
+  /** Open upload sessions one principal may hold. */
+  maxUploadSessionsPerOwner?: number;
 }
 
 export class Registry {
@@ -21,7 +23,7 @@ export class Registry {
     options: RegistryOptions = {},
   ) {
     this.blobs = new Blobs(meta, store);
-    this.uploads = new Uploads(meta, store);
+    this.uploads = new Uploads(meta, store, options.maxUploadSessionsPerOwner);
     this.manifests = new Manifests(meta, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES);
   }
 

@@ -13,6 +13,10 @@ import { RegistryError } from './errors.js';
 
 /** How long a chunk waits for the previous request on the same session. */
 const LOCK_WAIT_MS = 10_000;
+/** Open sessions one principal may hold, unless the registry is told otherwise. */
+export const DEFAULT_MAX_SESSIONS_PER_OWNER = 1000;
+/** Sessions are freed by completing, cancelling, or the idle purge: not within seconds. */
+const SESSIONS_RETRY_AFTER_SECONDS = 60;
 
 export interface UploadState {
   id: string;
@@ -29,12 +33,22 @@ export class Uploads {
   constructor(
     private readonly meta: Metadata,
     private readonly store: BlobStore,
+    private readonly maxSessionsPerOwner = DEFAULT_MAX_SESSIONS_PER_OWNER,
   ) {}
 
-  async start(name: RepositoryName): Promise<UploadState> {
+  /** Opens a session for `owner` (a principal's name); 429 when they hold too many already. */
+  async start(name: RepositoryName, owner: string): Promise<UploadState> {
     const repositoryId = await this.meta.ensureRepository(name);
     const id = randomUUID();
-    await this.meta.createUpload(id, repositoryId);
+    if (!(await this.meta.createUpload(id, repositoryId, owner, this.maxSessionsPerOwner))) {
+      throw new RegistryError(
+        'TOOMANYREQUESTS',
+        `${owner} has ${this.maxSessionsPerOwner} upload sessions open; complete or cancel some, or wait until idle ones expire`,
+        undefined,
+        429,
+        { 'Retry-After': String(SESSIONS_RETRY_AFTER_SECONDS) },
+      );
+    }
     return { id, size: 0 };
   }
 

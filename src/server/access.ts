@@ -75,15 +75,20 @@ export class AccessGuard {
   }
 
   challenge(req: FastifyRequest, reply: FastifyReply, scope?: string, error?: string): void {
-    const parts = [`realm="${this.baseUrl(req)}/v2/token"`, `service="${this.service}"`];
-    if (scope) parts.push(`scope="${scope}"`);
-    if (error) parts.push(`error="${error}"`);
+    const parts = [`realm=${quoted(`${this.baseUrl(req)}/v2/token`)}`, `service=${quoted(this.service)}`];
+    if (scope) parts.push(`scope=${quoted(scope)}`);
+    if (error) parts.push(`error=${quoted(error)}`);
     reply.header('WWW-Authenticate', `Bearer ${parts.join(',')}`);
   }
 
+  /** public_url, else the scheme and Host of the request; a Host that is not host[:port] is a 400. */
   baseUrl(req: FastifyRequest): string {
     if (this.publicUrl) return this.publicUrl.replace(/\/+$/, '');
-    return `${req.protocol}://${req.headers.host ?? req.hostname}`;
+    const host = req.headers.host ?? req.hostname;
+    if (!VALID_HOST.test(host) || (req.protocol !== 'http' && req.protocol !== 'https')) {
+      throw new RegistryError('UNSUPPORTED', 'the Host header is not a valid host[:port]', undefined, 400);
+    }
+    return `${req.protocol}://${host}`;
   }
 
   private async authenticate(req: FastifyRequest): Promise<RequestAuth> {
@@ -125,6 +130,14 @@ export class AccessGuard {
       throw new RegistryError('UNAUTHORIZED', 'invalid username or password (or auth token)');
     }
   }
+}
+
+/** A DNS name or IPv4 address, or an [IPv6] literal, and an optional port (RFC 9110's Host, minus the odd characters). */
+const VALID_HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9._-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$/;
+
+/** An auth-param value as a quoted-string (RFC 9110 §5.6.4): quotes and backslashes escaped. */
+function quoted(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
 }
 
 export function decodeBasic(value: string): { login: string; secret: string } {

@@ -19,6 +19,7 @@ import { loadTls, reloadTlsOnSighup } from './tls.js';
 import type { Server as TlsServer } from 'node:tls';
 import { installErrorHandlers } from './errors.js';
 import { earlyErrorOptions } from './client-errors.js';
+import { applyLimits, serverOptions } from './limits.js';
 
 export interface HatobaServer {
   app: FastifyInstance;
@@ -37,16 +38,15 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const store = new FilesystemBlobStore(config.dataDir);
   await store.init();
   const meta = new Metadata(await openSqlite(join(config.dataDir, 'hatoba.db')));
-  const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes });
+  const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes, maxUploadSessionsPerOwner: config.maxUploadSessionsPerPrincipal });
 
   const app = Fastify({
     ...earlyErrorOptions,
     logger: { level: config.logLevel },
     // One line per request is written by the onResponse hook below.
     logController: new LogController({ disableRequestLogging: true }),
-    // Blob uploads can take a long time; sockets are not cut mid-transfer.
-    requestTimeout: 0,
-    connectionTimeout: 0,
+    // Idle limits, not a total one: blob uploads can take a long time.
+    ...serverOptions(config),
     keepAliveTimeout: 75_000,
     // Paths carry repository names with slashes and long digests.
     routerOptions: { maxParamLength: 1024 },
@@ -63,12 +63,13 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   installErrorHandlers(app);
+  applyLimits(app, config);
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   const { identity, createdAdminPassword } = await Identity.open(meta.db, {
-    masterKey: loadMasterKey(config.dataDir, config.masterKey),
+    masterKey: await loadMasterKey(config.dataDir, config.masterKey, meta.db),
     service: config.tokenService,
     adminPassword: config.adminPassword,
     log: app.log,
@@ -95,6 +96,12 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
       if (n > 0) app.log.info({ uploads: n }, 'discarded idle upload sessions');
     } catch (err) {
       app.log.warn({ err }, 'could not purge idle uploads');
+    }
+    try {
+      const n = await identity.store.pruneAudit(Date.now() - config.auditRetentionDays * 86_400_000);
+      if (n > 0) app.log.info({ rows: n }, 'pruned audit rows past the retention');
+    } catch (err) {
+      app.log.warn({ err }, 'could not prune the audit log');
     }
   };
   const purgeTimer = setInterval(purge, Math.min(config.uploadIdleTimeoutMs, 3600_000));

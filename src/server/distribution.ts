@@ -3,6 +3,7 @@
 // than by the router; each handler parses its input once into domain types
 // and calls the registry.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { principalName } from '../auth/principal.js';
 import { DigestFormatError, parseDigest, type Digest } from '../formats/digest.js';
 import { parseContentRange, RangeFormatError, type ByteRange } from '../formats/http-range.js';
 import { parseManifestReference, parseRepositoryName, ReferenceFormatError, referenceString, type ManifestReference, type RepositoryName } from '../formats/reference.js';
@@ -142,7 +143,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
       await audit.record({ principal, action: 'blob.push', resource: `${name}@${digest}`, result: 'allowed', remote: req.ip });
       return blobCreated(reply, name, digest);
     }
-    const state = await uploads.start(name);
+    const state = await uploads.start(name, principalName(principal));
     return uploadAccepted(reply.code(202), name, state.id, state.size);
   }
 

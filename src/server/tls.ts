@@ -3,6 +3,7 @@
 // certificate stops the start, not the first handshake), and read again on
 // SIGHUP: the new context serves new connections while open ones keep theirs.
 import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/config.js';
 import { createSecureContext, type SecureContextOptions, type Server as TlsServer } from 'node:tls';
 
 export interface TlsFiles {
@@ -12,7 +13,8 @@ export interface TlsFiles {
   clientCa?: string;
 }
 
-export class TlsConfigError extends Error {}
+/** A configuration error found when the files are read: the start stops with its message (exit 2). */
+export class TlsConfigError extends ConfigError {}
 
 export interface ServerTlsOptions extends SecureContextOptions {
   requestCert: boolean;

@@ -14,12 +14,15 @@ import { decodeBasic } from './access.js';
 import { readLimited } from './request-body.js';
 
 const REPOSITORY_ACTIONS: Verb[] = ['pull', 'push', 'delete'];
+/** Scopes one token request may ask for; each costs an authorize() walk. Clients ask for a handful. */
+export const MAX_SCOPES_PER_REQUEST = 50;
 
 export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
   const { identity } = guard;
 
   app.get('/v2/token', async (req, reply) => {
     const query = req.query as Record<string, string | string[] | undefined>;
+    const scopes = capped(list(query.scope).flatMap((s) => s.split(' ')).filter(Boolean));
     const header = req.headers.authorization;
     let principal: Principal = { kind: 'anonymous' };
     if (header?.toLowerCase().startsWith('basic ')) {
@@ -28,7 +31,6 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
     } else if (header) {
       throw new RegistryError('UNAUTHORIZED', 'the token endpoint takes Basic credentials (or none, for public repositories)');
     }
-    const scopes = list(query.scope).flatMap((s) => s.split(' '));
     const offline = first(query.offline_token) === 'true';
     return reply.send(await respond(principal, scopes, offline && principal.kind !== 'anonymous'));
   });
@@ -36,7 +38,7 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
   app.post('/v2/token', async (req, reply) => {
     const form = new URLSearchParams((await readLimited(req.raw, 64 * 1024)).toString('utf8'));
     const grant = form.get('grant_type');
-    const scopes = form.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const scopes = capped(form.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean));
     let principal: Principal;
     let refreshToken: string | undefined;
     if (grant === 'password') {
@@ -106,6 +108,14 @@ function subjectOf(p: Principal): TokenSubject {
   if (p.kind === 'anonymous') return { kind: 'anonymous', name: '' };
   if (p.kind === 'robot') return { kind: 'robot', id: p.id, name: principalName(p) };
   return { kind: 'user', id: p.id, tokenId: p.tokenId, credentialStamp: p.credentialStamp, name: p.username };
+}
+
+/** Refuses, before any sign-in or authorize() work, a request for more scopes than any client needs. */
+function capped(scopes: string[]): string[] {
+  if (scopes.length > MAX_SCOPES_PER_REQUEST) {
+    throw new RegistryError('TOOMANYREQUESTS', `a token request may ask for at most ${MAX_SCOPES_PER_REQUEST} scopes, not ${scopes.length}`, undefined, 429, { 'Retry-After': '60' });
+  }
+  return scopes;
 }
 
 function list(v: string | string[] | undefined): string[] {

@@ -12,7 +12,7 @@
 // an append that starts mid-block, and the tail of the last block) go
 // through an ordinary buffered write at the same offsets; commit's fsync
 // makes those durable.
-import { closeSync, constants, openSync, writeSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, openSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -45,6 +45,7 @@ export class DirectIo {
     let probe: number;
     try {
       probe = openSync(join(dir, DIRECT_IO_PROBE_FILE), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT, 0o600);
+      fchmodSync(probe, 0o600);
     } catch {
       return undefined;
     }

@@ -30,6 +30,7 @@ import {
 import { openBlobFile } from './blob-read.js';
 import { appendDirect, DirectIo } from './direct-io.js';
 import { BodyGarbage } from '../../runtime/young-garbage.js';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, privateDir } from '../../runtime/private-files.js';
 
 /** The running digest of an upload, valid while `size` equals the staged size. */
 interface RunningDigest {
@@ -61,8 +62,8 @@ export class FilesystemBlobStore implements BlobStore {
   }
 
   async init(): Promise<void> {
-    await mkdir(this.blobsDir, { recursive: true });
-    await mkdir(this.uploadsDir, { recursive: true });
+    // Blobs and staged uploads are private to the server's user (0700 / 0600).
+    for (const dir of [this.root, this.blobsDir, this.uploadsDir]) privateDir(dir);
     if (this.options.directIo !== false) this.direct = DirectIo.open(this.root); // same file system as uploads/
   }
 
@@ -125,7 +126,7 @@ export class FilesystemBlobStore implements BlobStore {
     const path = this.uploadPath(uploadId);
     // This handle checks the offset and flushes in the background; the
     // bytes go through a write stream of their own.
-    const handle = await open(path, 'a');
+    const handle = await open(path, 'a', PRIVATE_FILE_MODE);
     let size = offset;
     let running = this.running.get(uploadId);
     // Dirty pages are flushed while bytes keep arriving, so the fsync at
@@ -136,6 +137,7 @@ export class FilesystemBlobStore implements BlobStore {
     try {
       const staged = (await handle.stat()).size;
       if (staged !== offset) throw new UploadOffsetError(staged, offset);
+      if (offset === 0) await handle.chmod(PRIVATE_FILE_MODE); // whatever the umask
       if (offset === 0) running = { algorithm: 'sha256', hash: createDigester('sha256'), size: 0 };
       else if (running && running.size !== offset) running = undefined;
       this.running.delete(uploadId);
@@ -162,7 +164,7 @@ export class FilesystemBlobStore implements BlobStore {
             done(null, chunk);
           },
         });
-        await pipeline(body, tap, createWriteStream(path, { flags: 'a', highWaterMark: READ_CHUNK }));
+        await pipeline(body, tap, createWriteStream(path, { flags: 'a', mode: PRIVATE_FILE_MODE, highWaterMark: READ_CHUNK }));
         await flushing;
       }
     } catch (err) {
@@ -184,7 +186,7 @@ export class FilesystemBlobStore implements BlobStore {
   async commit(uploadId: string, expected: Digest): Promise<BlobInfo> {
     const path = this.uploadPath(uploadId);
     const algorithm = digestAlgorithm(expected);
-    const handle = await open(path, 'a+'); // creates an empty staged file for a zero-byte blob
+    const handle = await open(path, 'a+', PRIVATE_FILE_MODE); // creates an empty staged file for a zero-byte blob
     try {
       const size = (await handle.stat()).size;
       const running = this.running.get(uploadId);
@@ -203,7 +205,7 @@ export class FilesystemBlobStore implements BlobStore {
       await handle.sync();
       await handle.close();
       const target = this.blobPath(expected);
-      const created = await mkdir(dirname(target), { recursive: true });
+      const created = await mkdir(dirname(target), { recursive: true, mode: PRIVATE_DIR_MODE });
       // Renaming over an identical blob pushed concurrently is harmless:
       // both have the same verified bytes.
       await rename(path, target);
