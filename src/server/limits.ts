@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
+import { Server as TlsServer, type TLSSocket } from 'node:tls';
 import { RegistryError } from '../registry/errors.js';
 import { hasBody } from './request-body.js';
 
@@ -40,6 +41,13 @@ export function applyLimits(app: FastifyInstance, limits: ConnectionLimits): voi
     socket.once('close', () => (open -= 1));
     if (open > limits.maxConnections) excess.add(socket);
   });
+  // Over TLS a request's socket is the TLS socket wrapped around the TCP one counted above.
+  const server: unknown = app.server;
+  if (server instanceof TlsServer) {
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (open > limits.maxConnections) excess.add(socket);
+    });
+  }
 
   app.addHook('onRequest', async (req) => {
     const socket = req.raw.socket;

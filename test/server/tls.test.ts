@@ -127,6 +127,22 @@ test('mutual TLS: --tls-client-ca refuses clients without a certificate from tha
   }
 });
 
+test('over TLS the connection cap answers 429 too (the TLS socket is the one a request sees)', { skip }, async () => {
+  const server = await startServer({ args: ['--tls-cert', server1.cert, '--tls-key', server1.key], env: { HATOBA_MAX_CONNECTIONS: '2' } });
+  const held = new https.Agent({ keepAlive: true, maxSockets: 2, ca: ca1.pem });
+  try {
+    const first = await Promise.all([get(`${server.url}/v2/`, { agent: held }), get(`${server.url}/v2/`, { agent: held })]);
+    assert.deepEqual(first.map((a) => a.status), [401, 401]);
+    const third = await get(`${server.url}/v2/`, { ca: ca1.pem, agent: false });
+    assert.equal(third.status, 429, third.body);
+    assert.equal(JSON.parse(third.body).errors[0].code, 'TOOMANYREQUESTS');
+    assert.equal(third.headers.connection, 'close');
+  } finally {
+    held.destroy();
+    await server.dispose();
+  }
+});
+
 test('a start with an unusable certificate exits 2 with the reason and creates nothing', { skip }, async () => {
   const data = await mkdtemp(join(tmpdir(), 'hatoba-tls-data-'));
   try {
