@@ -49,15 +49,25 @@ export class Authenticator {
 
   /** `remote` is the client's address (behind a trusted proxy, the one it forwarded). */
   async basic(login: string, secret: string, remote: string): Promise<Principal> {
-    // The attempt is reserved before the slow check, so parallel guesses cannot all pass.
-    const attempt = this.throttle.reserve(login.toLowerCase(), remote);
+    // The attempt is reserved before the slow check, so parallel guesses
+    // cannot all pass; one held back only by checks in progress waits for them.
+    let attempt = this.throttle.reserve(login.toLowerCase(), remote);
+    while (!attempt.granted && attempt.settled) {
+      await attempt.settled;
+      attempt = this.throttle.reserve(login.toLowerCase(), remote);
+    }
     if (!attempt.granted) {
       const wait = attempt.retryAfterSeconds;
       throw new AuthenticationError('throttled', `too many failed sign-ins for ${login.slice(0, 100)} from ${remote}; try again in ${wait} s`, wait);
     }
-    const principal = await this.verify(login, secret, attempt.cleanRecord ? 'clean' : 'suspect');
+    let principal: Principal | undefined;
+    try {
+      principal = await this.verify(login, secret, attempt.cleanRecord ? 'clean' : 'suspect');
+    } finally {
+      if (principal) attempt.release();
+      else attempt.fail();
+    }
     if (!principal) throw new AuthenticationError('invalid', 'invalid username or password');
-    attempt.release();
     return principal;
   }
 

@@ -12,7 +12,10 @@
 //
 // An attempt is reserved, counted as a failure, before its (slow) check and
 // released when it succeeds, so parallel guesses cannot all pass the budget
-// before the first is charged.
+// before the first is charged. An attempt refused only because others are
+// still being checked is told to wait for them (`settled`) rather than
+// refused: fifty parallel sign-ins with the right password, from an address
+// that has not failed, are all let in.
 //
 // Kept in process memory behind the SignInThrottle interface: behind N
 // processes an attacker gets N times the budget. A later issue moves the
@@ -28,10 +31,23 @@ export type Reservation =
       granted: true;
       /** The address had no recent failures: its checks may go first. */
       cleanRecord: boolean;
-      /** The attempt succeeded: refund it and forget the pair's failures. Not calling it keeps it as a failure. */
+      /** The attempt succeeded: refund it and forget the pair's failures. */
       release(): void;
+      /** The attempt failed: it stays counted, and no longer holds back attempts waiting for it. */
+      fail(): void;
     }
-  | { granted: false; retryAfterSeconds: number };
+  | {
+      granted: false;
+      retryAfterSeconds: number;
+      /** Set when only attempts still being checked stand in the way: try again once one of them has settled. */
+      settled?: Promise<void>;
+    };
+
+/** A failure, or an attempt in progress (counted as one until it settles). */
+interface Attempt {
+  at: number;
+  pending: boolean;
+}
 
 export interface Budget {
   /** Failures allowed without any wait. */
@@ -51,8 +67,10 @@ export const ADDRESS_BUDGET: Budget = { freeFailures: 30, firstDelayMs: 1_000, m
 const MAX_KEYS = 100_000;
 
 export class InMemorySignInThrottle implements SignInThrottle {
-  /** Times of failures (and of attempts in progress), oldest first, per key. */
-  private readonly failures = new Map<string, number[]>();
+  /** Failures and attempts in progress, oldest first, per key. */
+  private readonly failures = new Map<string, Attempt[]>();
+  /** Attempts waiting for one in progress on a key to settle. */
+  private readonly waiters = new Map<string, (() => void)[]>();
 
   constructor(
     readonly pair: Budget = PAIR_BUDGET,
@@ -63,34 +81,67 @@ export class InMemorySignInThrottle implements SignInThrottle {
     const network = clientNetwork(address);
     const pairKey = `pair:${name}\0${network}`;
     const addressKey = `addr:${network}`;
-    const pairTimes = this.recent(pairKey, this.pair, now);
-    const addressTimes = this.recent(addressKey, this.address, now);
-    const wait = Math.max(waitMs(pairTimes, this.pair, now), waitMs(addressTimes, this.address, now));
-    if (wait > 0) return { granted: false, retryAfterSeconds: Math.ceil(wait / 1000) };
-    const cleanRecord = addressTimes.length === 0;
-    this.failures.set(pairKey, [...pairTimes, now]);
-    this.failures.set(addressKey, [...addressTimes, now]);
-    this.bound(now);
-    return {
-      granted: true,
-      cleanRecord,
-      release: () => {
-        this.failures.delete(pairKey);
-        const times = this.failures.get(addressKey);
-        const i = times?.lastIndexOf(now) ?? -1;
-        if (i >= 0) times!.splice(i, 1);
-      },
+    const pairAttempts = this.recent(pairKey, this.pair, now);
+    const addressAttempts = this.recent(addressKey, this.address, now);
+    const wait = (settledOnly: boolean) => {
+      const times = (attempts: Attempt[]) => attempts.filter((a) => !settledOnly || !a.pending).map((a) => a.at);
+      return Math.max(waitMs(times(pairAttempts), this.pair, now), waitMs(times(addressAttempts), this.address, now));
     };
+    const waitAll = wait(false);
+    if (waitAll > 0) {
+      const retryAfterSeconds = Math.ceil(waitAll / 1000);
+      return wait(true) > 0 ? { granted: false, retryAfterSeconds } : { granted: false, retryAfterSeconds, settled: this.whenSettled([pairKey, addressKey]) };
+    }
+    const cleanRecord = addressAttempts.length === 0;
+    const pairAttempt: Attempt = { at: now, pending: true };
+    const addressAttempt: Attempt = { at: now, pending: true };
+    this.failures.set(pairKey, [...pairAttempts, pairAttempt]);
+    this.failures.set(addressKey, [...addressAttempts, addressAttempt]);
+    this.bound(now);
+    let settled = false;
+    const settle = (success: boolean) => {
+      if (settled) return;
+      settled = true;
+      pairAttempt.pending = false;
+      addressAttempt.pending = false;
+      if (success) {
+        this.failures.delete(pairKey);
+        const attempts = this.failures.get(addressKey);
+        const i = attempts?.indexOf(addressAttempt) ?? -1;
+        if (i >= 0) attempts!.splice(i, 1);
+      }
+      this.wake(pairKey);
+      this.wake(addressKey);
+    };
+    return { granted: true, cleanRecord, release: () => settle(true), fail: () => settle(false) };
   }
 
-  private recent(key: string, budget: Budget, now: number): number[] {
-    return (this.failures.get(key) ?? []).filter((t) => t > now - budget.memoryMs);
+  private recent(key: string, budget: Budget, now: number): Attempt[] {
+    return (this.failures.get(key) ?? []).filter((a) => a.at > now - budget.memoryMs);
+  }
+
+  /** Resolves when an attempt in progress on one of `keys` settles. */
+  private whenSettled(keys: string[]): Promise<void> {
+    return new Promise((resolve) => {
+      for (const key of keys) {
+        const list = this.waiters.get(key) ?? [];
+        list.push(resolve);
+        this.waiters.set(key, list);
+      }
+    });
+  }
+
+  private wake(key: string): void {
+    const list = this.waiters.get(key);
+    if (!list) return;
+    this.waiters.delete(key);
+    for (const resolve of list) resolve();
   }
 
   private bound(now: number): void {
     if (this.failures.size <= MAX_KEYS) return;
     const memory = Math.max(this.pair.memoryMs, this.address.memoryMs);
-    for (const [key, times] of this.failures) if (!times.some((t) => t > now - memory)) this.failures.delete(key);
+    for (const [key, attempts] of this.failures) if (!attempts.some((a) => a.pending || a.at > now - memory)) this.failures.delete(key);
     // Still too many: forget the keys first seen longest ago, with room to spare.
     for (const key of this.failures.keys()) {
       if (this.failures.size <= MAX_KEYS * 0.9) break;

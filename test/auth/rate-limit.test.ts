@@ -112,3 +112,27 @@ test('the real clock is used when no time is given', () => {
   const wait = refused(t.reserve('bob', '10.0.0.1'));
   assert.ok(wait > 25 && wait <= 30, `wait ${wait}`);
 });
+
+test('attempts held back only by checks in progress are told to wait, and get in when those succeed', async () => {
+  const t = new InMemorySignInThrottle();
+  const first = Array.from({ length: 5 }, () => granted(t.reserve('bob', '10.0.0.2', T0)));
+  const held = t.reserve('bob', '10.0.0.2', T0);
+  assert.equal(held.granted, false);
+  const settled = (held as Extract<Reservation, { granted: false }>).settled;
+  assert.ok(settled, 'refused only because of attempts in progress: it may wait for them');
+  first[0]!.release();
+  await settled;
+  granted(t.reserve('bob', '10.0.0.2', T0 + 1), 'after a success the waiting attempt gets in');
+  for (const a of first.slice(1)) a.release();
+});
+
+test('once the attempts in progress have failed, the waiting ones are refused for good', async () => {
+  const t = new InMemorySignInThrottle();
+  const first = Array.from({ length: 5 }, () => granted(t.reserve('bob', '10.0.0.3', T0)));
+  const held = t.reserve('bob', '10.0.0.3', T0) as Extract<Reservation, { granted: false }>;
+  for (const a of first) a.fail();
+  await held.settled;
+  const after = t.reserve('bob', '10.0.0.3', T0 + 1);
+  assert.equal(after.granted, false);
+  assert.equal((after as Extract<Reservation, { granted: false }>).settled, undefined, 'five settled failures: a plain refusal with a wait');
+});

@@ -81,6 +81,16 @@ test('200 parallel wrong passwords from one address: only the budget is checked,
   assert.equal((await v2(victim, freshAddress())).status, 200);
 });
 
+test('64 parallel sign-ins with the right password from a clean address all get in (none is refused by the others in progress)', { timeout: 120_000 }, async (t) => {
+  const owner = await api.user(uniq('busy-'));
+  const from = freshAddress();
+  const started = performance.now();
+  const results = await Promise.all(Array.from({ length: 64 }, () => v2(owner, from)));
+  const counts = tally(results);
+  t.diagnostic(`64 parallel right passwords: ${JSON.stringify(counts)} in ${Math.round(performance.now() - started)} ms`);
+  assert.deepEqual(counts, { 200: 64 });
+});
+
 test('failures for a name lock out only the addresses that failed: password, token and robot secret still work elsewhere', { timeout: 120_000 }, async () => {
   const victim = await api.user(uniq('lockout-'));
   const token = await api.token(victim.username);
