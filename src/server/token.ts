@@ -54,10 +54,10 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
       } catch (err) {
         if (!(err instanceof TokenError)) throw err;
         await identity.audit.record({ principal: 'unknown', action: 'token.refresh', resource: '/v2/token', result: 'denied', remote: req.ip, detail: { reason: err.message } });
-        return reply.code(401).send({ error: 'invalid_grant', error_description: `${err.message}; sign in again` });
+        return reply.code(401).send(oauthError('invalid_grant', `${err.message}; sign in again`, 'UNAUTHORIZED'));
       }
     } else {
-      return reply.code(400).send({ error: 'unsupported_grant_type', error_description: 'grant_type must be password or refresh_token' });
+      return reply.code(400).send(oauthError('unsupported_grant_type', 'grant_type must be password or refresh_token', 'UNSUPPORTED'));
     }
     const body = await respond(principal, scopes, true);
     if (refreshToken) body.refresh_token = refreshToken;
@@ -126,3 +126,12 @@ function first(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
+
+/**
+ * An OAuth2 error (RFC 6749 5.2: `error`, `error_description`, which
+ * docker and containerd read) that is also an OCI error envelope, as every
+ * 4xx under /v2/ is.
+ */
+function oauthError(error: string, description: string, code: 'UNAUTHORIZED' | 'UNSUPPORTED') {
+  return { error, error_description: description, errors: [{ code, message: description }] };
+}

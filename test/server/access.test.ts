@@ -253,9 +253,12 @@ describe('the token endpoint', () => {
     const garbage = await postToken(server.url, { grant_type: 'refresh_token', refresh_token: 'garbage' });
     assert.equal(garbage.status, 401);
     assert.equal(garbage.json().error, 'invalid_grant');
+    // OAuth2's error fields for docker and containerd, and the OCI envelope as on every /v2/ error
+    expectErr(garbage, 401, 'UNAUTHORIZED', 'a garbage refresh token');
     const unknown = await postToken(server.url, { grant_type: 'client_credentials' });
     assert.equal(unknown.status, 400);
     assert.equal(unknown.json().error, 'unsupported_grant_type');
+    expectErr(unknown, 400, 'UNSUPPORTED', 'an unknown grant type');
   });
 
   test('the token endpoint refuses a Bearer header (it takes Basic or nothing)', async () => {
