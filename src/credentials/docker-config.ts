@@ -6,7 +6,7 @@
 // atomic (temp file + rename) and the file is private (0600).
 import { readFile } from 'node:fs/promises';
 import { dockerKey, sameServer } from '../client/server-address.js';
-import { dockerConfigFile, writePrivateFileAtomic } from './files.js';
+import { dockerConfigFile, withFileLock, writePrivateFileAtomic } from './files.js';
 
 export interface DockerAuthEntry {
   auth?: string;
@@ -66,12 +66,19 @@ export async function writeDockerConfig(config: DockerConfig, file = dockerConfi
   await writePrivateFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`);
 }
 
-/** Reads, changes and writes the config in one step. */
-export async function updateDockerConfig(change: (config: DockerConfig) => void, file = dockerConfigPath()): Promise<DockerConfig> {
-  const config = await readDockerConfig(file);
-  change(config);
-  await writeDockerConfig(config, file);
-  return config;
+/**
+ * Reads, changes and writes the config in one step, under the file's lock
+ * (configure-docker takes the same one). With `onlyIfChanged` a change
+ * that leaves the config as it was writes nothing (and creates no file).
+ */
+export async function updateDockerConfig(change: (config: DockerConfig) => void, file = dockerConfigPath(), options: { onlyIfChanged?: boolean } = {}): Promise<DockerConfig> {
+  return withFileLock(file, async () => {
+    const { config, existed } = await readDockerConfigFile(file);
+    const before = JSON.stringify(config);
+    change(config);
+    if (!options.onlyIfChanged || (existed && JSON.stringify(config) !== before)) await writeDockerConfig(config, file);
+    return config;
+  });
 }
 
 /** Stores `auths[key] = {auth: base64(user:password)}`, as docker login does. */

@@ -2,7 +2,7 @@
 // process with HOME, DOCKER_CONFIG and XDG_CONFIG_HOME in a temp dir, so
 // no test touches the user's own Docker config.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../helpers/server.js';
@@ -66,4 +66,20 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
 /** For assertion messages. */
 export function show(r: CliResult): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+}
+
+/**
+ * Writes `docker-credential-hatoba` into `binDir` (made if missing): a
+ * wrapper that runs the TypeScript sources, standing in for the package's
+ * bin that `npm link` / `npm install -g .` put on PATH. With `log`, each
+ * action (get, store, erase...) is appended to that file. Returns the
+ * wrapper's path.
+ */
+export async function writeHelperWrapper(binDir: string, log?: string): Promise<string> {
+  await mkdir(binDir, { recursive: true });
+  const wrapper = join(binDir, 'docker-credential-hatoba');
+  const logLine = log ? `printf '%s\\n' "$1" >> '${log}'\n` : '';
+  await writeFile(wrapper, `#!/bin/sh\n${logLine}cd '${PROJECT_ROOT}' && exec '${process.execPath}' --import tsx '${join(PROJECT_ROOT, 'src/cli/docker-credential-hatoba.ts')}' "$@"\n`);
+  await chmod(wrapper, 0o755);
+  return wrapper;
 }

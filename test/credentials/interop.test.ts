@@ -17,14 +17,15 @@
 // Run: node --import tsx --test test/credentials/interop.test.ts
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { configureDocker } from '../../src/credentials/configure-docker.js';
 import { TestRegistry } from '../helpers/registry-client.js';
-import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
+import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 import { findExecutable, requireTool, runProgram, type ProgramRun } from '../helpers/tools.js';
+import { writeHelperWrapper } from '../cli/helpers.js';
 
 const RUN_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 300_000;
@@ -64,14 +65,8 @@ async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>):
 
     // docker-credential-hatoba on PATH: a wrapper that runs the TS sources.
     const bin = join(root, 'bin');
-    await mkdir(bin);
     const log = join(root, 'helper-calls.log');
-    const wrapper = join(bin, 'docker-credential-hatoba');
-    await writeFile(
-      wrapper,
-      `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\ncd '${PROJECT_ROOT}' && exec '${process.execPath}' --import tsx '${join(PROJECT_ROOT, 'src/cli/docker-credential-hatoba.ts')}' "$@"\n`,
-    );
-    await chmod(wrapper, 0o755);
+    const wrapper = await writeHelperWrapper(bin, log);
 
     const dockerDir = join(root, 'docker');
     const hatobaDir = join(root, 'hatoba');
