@@ -5,7 +5,8 @@ import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../helpers/server.js';
+import type { TestContext } from 'node:test';
+import { PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
 
 export interface CliResult {
   code: number | null;
@@ -82,4 +83,24 @@ export async function writeHelperWrapper(binDir: string, log?: string): Promise<
   await writeFile(wrapper, `#!/bin/sh\n${logLine}cd '${PROJECT_ROOT}' && exec '${process.execPath}' --import tsx '${join(PROJECT_ROOT, 'src/cli/docker-credential-hatoba.ts')}' "$@"\n`);
   await chmod(wrapper, 0o755);
   return wrapper;
+}
+
+/**
+ * Runs `body` with a fresh server and a temp dir named after `prefix`;
+ * disposes the server, and removes the dir when the body passed (a failed
+ * one keeps it for inspection and says where).
+ */
+export async function withServerAndDir(t: TestContext, prefix: string, body: (server: RunningServer, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer();
+    await body(server, dir);
+  } catch (err) {
+    t.diagnostic(`kept ${dir} for inspection`);
+    throw err;
+  } finally {
+    await server?.dispose();
+  }
+  await rm(dir, { recursive: true, force: true });
 }

@@ -17,15 +17,14 @@
 // Run: node --import tsx --test test/credentials/interop.test.ts
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { configureDocker } from '../../src/credentials/configure-docker.js';
 import { TestRegistry } from '../helpers/registry-client.js';
-import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
+import { ADMIN, type RunningServer } from '../helpers/server.js';
 import { findExecutable, requireTool, runProgram, type ProgramRun } from '../helpers/tools.js';
-import { writeHelperWrapper } from '../cli/helpers.js';
+import { withServerAndDir, writeHelperWrapper } from '../cli/helpers.js';
 
 const RUN_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 300_000;
@@ -56,10 +55,7 @@ interface Fixture {
 
 async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>): Promise<void> {
   const id = randomBytes(4).toString('hex');
-  const root = await mkdtemp(join(tmpdir(), `hatoba-helper-interop-${id}-`));
-  let server: RunningServer | undefined;
-  try {
-    server = await startServer();
+  await withServerAndDir(t, `hatoba-helper-interop-${id}-`, async (server, root) => {
     const repo = `interop/helper-${id}`;
     const pushed = await new TestRegistry(server.url).pushImage(repo, 'v1', { layers: [`credential helper interop ${id}`] });
 
@@ -92,13 +88,7 @@ async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>):
       helper: (args, stdin) => run(wrapper, args, env, stdin),
       skopeo: (args) => run(SKOPEO!, ['--insecure-policy', ...args], env),
     });
-  } catch (err) {
-    t.diagnostic(`kept ${root} for inspection`);
-    throw err;
-  } finally {
-    await server?.dispose();
-  }
-  await rm(root, { recursive: true, force: true });
+  });
 }
 
 test('skopeo signs in through docker-credential-hatoba (credHelpers)', { skip: SKOPEO ? false : SKOPEO_MISSING, timeout: TEST_TIMEOUT_MS }, async (t) => {

@@ -14,13 +14,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { writeOciLayout } from '../helpers/oci-layout.js';
-import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
+import { ADMIN, type RunningServer } from '../helpers/server.js';
 import { requireTool, runProgram, type ProgramRun } from '../helpers/tools.js';
-import { runCli, show, writeHelperWrapper, type CliResult } from '../cli/helpers.js';
+import { runCli, show, withServerAndDir, writeHelperWrapper, type CliResult } from '../cli/helpers.js';
 
 const TIMEOUT = 300_000;
 const skopeo = requireTool('skopeo', 'apt-get install -y skopeo', 'the seeds\' credential sequence');
@@ -42,10 +41,7 @@ interface Seq {
 
 async function withSequence(t: TestContext, body: (s: Seq) => Promise<void>): Promise<void> {
   const id = randomBytes(4).toString('hex');
-  const root = await mkdtemp(join(tmpdir(), `hatoba-seeds-${id}-`));
-  let server: RunningServer | undefined;
-  try {
-    server = await startServer();
+  await withServerAndDir(t, `hatoba-seeds-${id}-`, async (server, root) => {
     const repo = `seeds/app-${id}`;
     // A real image (tar layers podman can apply), seeded with explicit credentials.
     const layout = join(root, 'layout');
@@ -78,13 +74,7 @@ async function withSequence(t: TestContext, body: (s: Seq) => Promise<void>): Pr
       run: (command, args, input) => runProgram(command, args, { env: fullEnv, stdin: input, timeoutMs: 120_000 }),
       helperCalls: async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter(Boolean),
     });
-  } catch (err) {
-    t.diagnostic(`kept ${root} for inspection`);
-    throw err;
-  } finally {
-    await server?.dispose();
-  }
-  await rm(root, { recursive: true, force: true });
+  });
 }
 
 function ok(r: CliResult | ProgramRun, what: string): void {
