@@ -1,6 +1,7 @@
 // The Docker client config file (~/.docker/config.json, or
-// $DOCKER_CONFIG/config.json): where `hatoba login` keeps credentials, as
-// `docker login` does, so docker, podman, skopeo and crane find them too.
+// $DOCKER_CONFIG/config.json). Its `auths` is where `hatoba login` keeps
+// credentials when no credential helper is named for the server, as
+// `docker login` does (credentials-for.ts has the whole lookup).
 // Every key Hatoba does not touch (credHelpers, credsStore, proxies,
 // other registries' auths...) is written back as it was read. Writes are
 // atomic (temp file + rename) and the file is private (0600).

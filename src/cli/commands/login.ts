@@ -20,7 +20,7 @@ interface LoginOptions {
 export function registerLoginCommands(program: Command): void {
   program
     .command('login')
-    .description('sign in to a registry and store the credentials in the Docker config file (~/.docker/config.json)')
+    .description('sign in to a registry and store the credentials where docker login would: the credential helper ~/.docker/config.json names for it, else its "auths"')
     .argument('<server>', 'registry as host[:port] or http(s)://host[:port] (plain HTTP by default only for loopback addresses)')
     .option('-u, --username <user>', 'user name (or <org>/<user>, or a robot login robot$<namespace>+<name>)')
     .option('-p, --password <password>', 'password or auth token (visible to other local users; prefer --password-stdin)')
@@ -30,7 +30,7 @@ export function registerLoginCommands(program: Command): void {
 
   program
     .command('logout')
-    .description('remove the stored credentials of a registry from the Docker config file')
+    .description('remove the stored credentials of a registry (from its credential helper and the Docker config file)')
     .argument('[server]', 'registry (default: the last one logged in to)')
     .action(async (server: string | undefined) => logout(server));
 
