@@ -2,7 +2,9 @@
 import { ApiError, ConnectionError } from '../client/management-client.js';
 import { AddressError } from '../client/server-address.js';
 import { CaFileError } from '../client/trust.js';
+import { CredentialHelperError } from '../credentials/credentials-for.js';
 import { DockerConfigError } from '../credentials/docker-config.js';
+import { CredentialStoreError } from '../credentials/store.js';
 
 /** A failure with a message for the user, an optional hint (what to do next) and an exit code. */
 export class CliError extends Error {
@@ -29,7 +31,7 @@ export interface ErrorContext {
 /** Turns any error into a CliError with a hint. */
 export function explain(err: unknown, ctx: ErrorContext = {}): CliError {
   if (err instanceof CliError) return err;
-  if (err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError) return new CliError(err.message);
+  if (err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError || err instanceof CredentialHelperError || err instanceof CredentialStoreError) return new CliError(err.message);
   const server = ctx.server ?? 'SERVER';
   if (err instanceof ApiError) {
     const message = err.message;
@@ -89,7 +91,7 @@ export function explain(err: unknown, ctx: ErrorContext = {}): CliError {
 
 /** Errors that are the user's to act on (as opposed to bugs, which get a stack trace). */
 export function isExpected(err: unknown): boolean {
-  return err instanceof CliError || err instanceof ApiError || err instanceof ConnectionError || err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError;
+  return err instanceof CliError || err instanceof ApiError || err instanceof ConnectionError || err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError || err instanceof CredentialHelperError || err instanceof CredentialStoreError;
 }
 
 /** Prints an error and its hint on stderr. */

@@ -1,12 +1,15 @@
 // Which server an admin command talks to and with which credentials:
 // --server, else $HATOBA_SERVER, else the server of the last `hatoba login`
-// (or the only one left); the credentials are the ones
-// `hatoba login` stored for it.
+// (or the only one left); the credentials are found where docker finds them
+// (credentials/credentials-for.ts: the server's credential helper,
+// credsStore, then `auths`).
 import { ManagementClient } from '../client/management-client.js';
 import { clientTls } from '../client/trust.js';
-import { dockerKey, parseServerAddress } from '../client/server-address.js';
+import { parseServerAddress } from '../client/server-address.js';
 import { knownUrl, readState } from './cli-state.js';
-import { dockerConfigPath, getAuth, helperFor, readDockerConfig } from '../credentials/docker-config.js';
+import { credentialsFor, type FoundCredentials } from '../credentials/credentials-for.js';
+import { readDockerConfig } from '../credentials/docker-config.js';
+import { dockerConfigFile } from '../credentials/files.js';
 import { CliError, explain, type ErrorContext } from './errors.js';
 
 export interface ServerOptions {
@@ -25,40 +28,60 @@ export interface Session {
   run<T>(call: (client: ManagementClient) => Promise<T>): Promise<T>;
 }
 
-export async function openSession(opts: ServerOptions): Promise<Session> {
+export interface Target {
+  /** host[:port] */
+  server: string;
+  url: string;
+  found: FoundCredentials;
+}
+
+/** The server a command means and the credentials stored for it; a CliError when there are none. */
+export async function resolveTarget(opts: ServerOptions): Promise<Target> {
   const state = await readState();
   const config = await readDockerConfig();
+  const has = async (server: string) => (await credentialsFor(server, { config })) !== undefined;
   let given = opts.server ?? process.env.HATOBA_SERVER;
   if (!given) {
     // Only servers logged in to with `hatoba login`: other entries of the
     // Docker config may be any registry.
-    const known = Object.keys(state.servers ?? {}).filter((k) => getAuth(config, k));
-    if (state.current && getAuth(config, state.current)) given = state.current;
-    else if (known.length === 1) given = known[0];
-    else if (known.length > 1) throw new CliError(`logged in to several servers (${known.join(', ')})`, 'pick one with --server SERVER (or set HATOBA_SERVER)');
+    if (state.current && (await has(state.current))) given = state.current;
+    else {
+      const known: string[] = [];
+      for (const k of Object.keys(state.servers ?? {})) if (await has(k)) known.push(k);
+      if (known.length === 1) given = known[0];
+      else if (known.length > 1) throw new CliError(`logged in to several servers (${known.join(', ')})`, 'pick one with --server SERVER (or set HATOBA_SERVER)');
+    }
   }
   if (!given) {
     throw new CliError('no server given, and not logged in to any with hatoba login', 'run: hatoba login SERVER (or pass --server SERVER, or set HATOBA_SERVER)');
   }
   const address = parseServerAddress(given, { insecure: opts.insecure });
-  const key = address.key;
-  const url = address.explicitScheme || opts.insecure ? address.url : (knownUrl(state, key) ?? address.url);
-  const auth = getAuth(config, key);
-  if (!auth) {
-    const helper = helperFor(config, key);
-    const where = dockerConfigPath();
+  const url = address.explicitScheme || opts.insecure ? address.url : (knownUrl(state, address.key) ?? address.url);
+  const found = await credentialsFor(address.key, { config });
+  if (!found) {
+    throw new CliError(`not logged in to ${address.key} (no credentials for it in its credential helper or in ${dockerConfigFile()})`, `run: hatoba login ${address.key} (or docker login ${address.key})`);
+  }
+  return { server: address.key, url, found };
+}
+
+export async function openSession(opts: ServerOptions): Promise<Session> {
+  const { server, url, found } = await resolveTarget(opts);
+  const secret = found.secret;
+  if (!('password' in secret)) {
+    // docker login kept a refresh token, which only /v2/ takes; the
+    // management API takes a password, auth token or robot secret.
     throw new CliError(
-      `not logged in to ${key} (no credentials for it in ${where}${helper ? `; docker keeps them in the credential helper docker-credential-${helper}, which this command does not read yet` : ''})`,
-      `run: hatoba login ${dockerKey(given)}`,
+      `the credentials for ${server} (in ${found.source === 'helper' ? `docker-credential-${found.helper}` : found.configFile}) are an identity token from docker login, which the management API does not take`,
+      `sign in with a password or an auth token instead: hatoba login ${server} (docker, skopeo and podman keep working; they read the same store)`,
     );
   }
-  const client = new ManagementClient(url, { username: auth.username, password: auth.password }, { tls: clientTls() });
-  const context: ErrorContext = { server: key, url, storedCredentials: true, username: auth.username };
+  const client = new ManagementClient(url, { username: secret.username, password: secret.password }, { tls: clientTls() });
+  const context: ErrorContext = { server, url, storedCredentials: true, username: secret.username };
   return {
     client,
-    server: key,
+    server,
     url,
-    username: auth.username,
+    username: secret.username,
     context,
     async run(call) {
       try {

@@ -16,11 +16,15 @@
 //   const r = await configureDocker(dockerConfigFile(), ['registry.example:5000']);
 //   for (const c of r.replaced) warn(`${c.server} used docker-credential-${c.previous}; now hatoba`);
 //   print(r.changed ? `updated ${r.path}` : `${r.path} already configured`);
+import { spawn } from 'node:child_process';
 import { dockerKey } from '../client/server-address.js';
-import { readDockerConfigFile, writeDockerConfig } from './docker-config.js';
+import { authsSecret, helperStore } from './credentials-for.js';
+import { readDockerConfig, readDockerConfigFile, removeAuth, updateDockerConfig, writeDockerConfig } from './docker-config.js';
 import { withFileLock } from './files.js';
+import { HATOBA_HELPER, HELPER_NAME } from './helper-protocol.js';
+import { CredentialStore } from './store.js';
 
-export const HATOBA_HELPER = 'hatoba';
+export { HATOBA_HELPER };
 
 export class ConfigureDockerError extends Error {
   override name = 'ConfigureDockerError';
@@ -90,3 +94,42 @@ export async function configureDocker(configPath: string, servers: string[], hel
   });
 }
 
+
+/**
+ * Moves what `hatoba login` (or `docker login` before the helper was
+ * configured) left in `auths` for these servers into Hatoba's credential
+ * store, and takes it out of the config file: with `credHelpers` set,
+ * docker, skopeo and podman look only in the helper. Returns the servers
+ * moved.
+ */
+export async function moveAuthsToHelper(configPath: string, servers: string[], store: CredentialStore = new CredentialStore()): Promise<string[]> {
+  const moved: string[] = [];
+  const keys = [...new Set(servers.map(credHelperKey))];
+  const config = await readDockerConfig(configPath);
+  for (const key of keys) {
+    const found = authsSecret(config, key);
+    if (!found) continue;
+    await helperStore(HATOBA_HELPER, key, found.secret, store);
+    moved.push(key);
+  }
+  if (moved.length > 0) await updateDockerConfig((c) => moved.forEach((key) => removeAuth(c, key)), configPath);
+  return moved;
+}
+
+/**
+ * Whether `docker-credential-hatoba` runs from PATH as docker will run it
+ * (`version` exits 0); the reason when it does not.
+ */
+export function checkHelperRunnable(env: NodeJS.ProcessEnv = process.env): Promise<{ ok: true } | { ok: false; reason: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(HELPER_NAME, ['version'], { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    child.on('error', (err: NodeJS.ErrnoException) => resolve({ ok: false, reason: err.code === 'ENOENT' ? `${HELPER_NAME} is not on PATH` : `${HELPER_NAME} cannot be run: ${err.message}` }));
+    child.on('close', (code) => resolve(code === 0 ? { ok: true } : { ok: false, reason: `${HELPER_NAME} version failed (exit ${code}): ${output.trim().split('\n')[0] ?? ''}` }));
+  });
+}
+
+/** How to get the helper on PATH, for messages and the README. */
+export const HELPER_INSTALL_HINT = `put ${HELPER_NAME} on PATH: from a clone of Hatoba run \`npm install -g .\` (or \`npm link\`), which installs the package's two bins, hatoba and ${HELPER_NAME}`;

@@ -1,12 +1,13 @@
 // The Docker client config file (~/.docker/config.json, or
-// $DOCKER_CONFIG/config.json): where `hatoba login` keeps credentials, as
-// `docker login` does, so docker, podman, skopeo and crane find them too.
+// $DOCKER_CONFIG/config.json). Its `auths` is where `hatoba login` keeps
+// credentials when no credential helper is named for the server, as
+// `docker login` does (credentials-for.ts has the whole lookup).
 // Every key Hatoba does not touch (credHelpers, credsStore, proxies,
 // other registries' auths...) is written back as it was read. Writes are
 // atomic (temp file + rename) and the file is private (0600).
 import { readFile } from 'node:fs/promises';
 import { dockerKey, sameServer } from '../client/server-address.js';
-import { dockerConfigFile, writePrivateFileAtomic } from './files.js';
+import { dockerConfigFile, withFileLock, writePrivateFileAtomic } from './files.js';
 
 export interface DockerAuthEntry {
   auth?: string;
@@ -66,12 +67,19 @@ export async function writeDockerConfig(config: DockerConfig, file = dockerConfi
   await writePrivateFileAtomic(file, `${JSON.stringify(config, null, '\t')}\n`);
 }
 
-/** Reads, changes and writes the config in one step. */
-export async function updateDockerConfig(change: (config: DockerConfig) => void, file = dockerConfigPath()): Promise<DockerConfig> {
-  const config = await readDockerConfig(file);
-  change(config);
-  await writeDockerConfig(config, file);
-  return config;
+/**
+ * Reads, changes and writes the config in one step, under the file's lock
+ * (configure-docker takes the same one). With `onlyIfChanged` a change
+ * that leaves the config as it was writes nothing (and creates no file).
+ */
+export async function updateDockerConfig(change: (config: DockerConfig) => void, file = dockerConfigPath(), options: { onlyIfChanged?: boolean } = {}): Promise<DockerConfig> {
+  return withFileLock(file, async () => {
+    const { config, existed } = await readDockerConfigFile(file);
+    const before = JSON.stringify(config);
+    change(config);
+    if (!options.onlyIfChanged || (existed && JSON.stringify(config) !== before)) await writeDockerConfig(config, file);
+    return config;
+  });
 }
 
 /** Stores `auths[key] = {auth: base64(user:password)}`, as docker login does. */

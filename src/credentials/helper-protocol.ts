@@ -19,6 +19,8 @@ import { CredentialStore } from './store.js';
 
 export const HELPER_NAME = 'docker-credential-hatoba';
 export const HELPER_PACKAGE = 'hatoba';
+/** The name in `credHelpers` that makes docker run docker-credential-hatoba. */
+export const HATOBA_HELPER = 'hatoba';
 
 export const ERR_CREDENTIALS_NOT_FOUND = 'credentials not found in native keychain';
 export const ERR_MISSING_SERVER_URL = 'no credentials server URL';

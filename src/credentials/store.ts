@@ -1,5 +1,5 @@
 // Hatoba's credential store: the secrets behind `docker-credential-hatoba`
-// (and, later, `hatoba login`), kept in one private JSON file,
+// (and `hatoba login` once credHelpers names it), kept in one private JSON file,
 // $HATOBA_CONFIG_DIR/credentials.json (else $XDG_CONFIG_HOME/hatoba/ or
 // ~/.config/hatoba/), mode 0600 in a 0700 directory, written atomically
 // under a lock file.

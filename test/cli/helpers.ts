@@ -2,10 +2,11 @@
 // process with HOME, DOCKER_CONFIG and XDG_CONFIG_HOME in a temp dir, so
 // no test touches the user's own Docker config.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROJECT_ROOT } from '../helpers/server.js';
+import type { TestContext } from 'node:test';
+import { PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
 
 export interface CliResult {
   code: number | null;
@@ -66,4 +67,40 @@ export function runCli(args: string[], env: Record<string, string>, input?: stri
 /** For assertion messages. */
 export function show(r: CliResult): string {
   return `exit ${r.code}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
+}
+
+/**
+ * Writes `docker-credential-hatoba` into `binDir` (made if missing): a
+ * wrapper that runs the TypeScript sources, standing in for the package's
+ * bin that `npm link` / `npm install -g .` put on PATH. With `log`, each
+ * action (get, store, erase...) is appended to that file. Returns the
+ * wrapper's path.
+ */
+export async function writeHelperWrapper(binDir: string, log?: string): Promise<string> {
+  await mkdir(binDir, { recursive: true });
+  const wrapper = join(binDir, 'docker-credential-hatoba');
+  const logLine = log ? `printf '%s\\n' "$1" >> '${log}'\n` : '';
+  await writeFile(wrapper, `#!/bin/sh\n${logLine}cd '${PROJECT_ROOT}' && exec '${process.execPath}' --import tsx '${join(PROJECT_ROOT, 'src/cli/docker-credential-hatoba.ts')}' "$@"\n`);
+  await chmod(wrapper, 0o755);
+  return wrapper;
+}
+
+/**
+ * Runs `body` with a fresh server and a temp dir named after `prefix`;
+ * disposes the server, and removes the dir when the body passed (a failed
+ * one keeps it for inspection and says where).
+ */
+export async function withServerAndDir(t: TestContext, prefix: string, body: (server: RunningServer, dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  let server: RunningServer | undefined;
+  try {
+    server = await startServer();
+    await body(server, dir);
+  } catch (err) {
+    t.diagnostic(`kept ${dir} for inspection`);
+    throw err;
+  } finally {
+    await server?.dispose();
+  }
+  await rm(dir, { recursive: true, force: true });
 }

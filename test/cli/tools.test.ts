@@ -2,14 +2,14 @@
 // `hatoba s3 ls|get`, run as the real CLI.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
+import { delimiter, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { formatPullSecret } from '../../src/formats/k8s-pull-secret.js';
 import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 import { S3_HINT, s3Endpoint, s3TestOptions } from '../helpers/s3-endpoint.js';
-import { cliHome, removeHomes, show } from './helpers.js';
+import { cliHome, removeHomes, show, writeHelperWrapper } from './helpers.js';
 
 after(removeHomes);
 
@@ -37,35 +37,76 @@ describe('with a server', () => {
   });
   after(() => server.dispose());
 
-  test('k8s pull-secret --from-login uses the stored login, or a fresh auth token that works', async () => {
+  test('k8s pull-secret --from-login never puts the password into a Secret; --new-token mints a pull-only, expiring token', async () => {
     const home = await cliHome();
     const login = await home.run(['login', server.host, '-u', ADMIN.username, '--password-stdin'], { input: `${ADMIN.password}\n` });
     assert.equal(login.code, 0, show(login));
-    const stored = await home.run(['k8s', 'pull-secret', 'reg', `--docker-server=${server.host}`, '--from-login', '-o', 'json']);
-    assert.equal(stored.code, 0, show(stored));
-    const data = JSON.parse(Buffer.from(JSON.parse(stored.stdout).data['.dockerconfigjson'], 'base64').toString());
-    assert.deepEqual(data.auths[server.host], { username: 'admin', password: ADMIN.password, auth: Buffer.from(`admin:${ADMIN.password}`).toString('base64') });
+    const refused = await home.run(['k8s', 'pull-secret', 'reg', `--docker-server=${server.host}`, '--from-login', '-o', 'json']);
+    assert.equal(refused.code, 1, show(refused));
+    assert.equal(refused.stdout, '', 'no Secret printed');
+    assert.match(refused.stderr, /does not put the stored password/);
+    assert.match(refused.stderr, /--new-token/);
 
     const fresh = await home.run(['k8s', 'pull-secret', 'reg', `--docker-server=${server.host}`, '--from-login', '--new-token', '-o', 'json']);
     assert.equal(fresh.code, 0, show(fresh));
-    assert.match(fresh.stderr, /created auth token/);
+    assert.match(fresh.stderr, /created auth token .*k8s-pull-secret-reg, scope pull/);
     const entry = JSON.parse(Buffer.from(JSON.parse(fresh.stdout).data['.dockerconfigjson'], 'base64').toString()).auths[server.host];
     assert.notEqual(entry.password, ADMIN.password);
     const res = await fetch(`${server.url}/v2/`, { headers: { Authorization: `Basic ${entry.auth}` } });
     assert.equal(res.status, 200, 'the new token signs in');
+
+    const short = await home.run(['k8s', 'pull-secret', 'ci', `--docker-server=${server.host}`, '--from-login', '--new-token', '--expires-in-days', '30']);
+    assert.equal(short.code, 0, show(short));
+    const admin = `Basic ${Buffer.from(`${ADMIN.username}:${ADMIN.password}`).toString('base64')}`;
+    const { tokens } = (await (await fetch(`${server.url}/api/v1/users/admin/tokens`, { headers: { Authorization: admin } })).json()) as { tokens: { name: string; scopes: string[]; expires_at: string | null }[] };
+    const days = (name: string) => {
+      const t = tokens.find((x) => x.name === name);
+      assert.ok(t, `token ${name} exists`);
+      assert.deepEqual(t.scopes, ['pull']);
+      return Math.round((Date.parse(t.expires_at!) - Date.now()) / 86_400_000);
+    };
+    assert.equal(days('k8s-pull-secret-reg'), 365);
+    assert.equal(days('k8s-pull-secret-ci'), 30);
+    const bad = await home.run(['k8s', 'pull-secret', 'x', `--docker-server=${server.host}`, '--from-login', '--new-token', '--expires-in-days', '0']);
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /--expires-in-days 0/);
   });
 
-  test('auth configure-docker adds credHelpers and keeps the rest of config.json', async () => {
+  test('auth configure-docker adds credHelpers, keeps the rest of config.json and moves the login into the helper', async () => {
     const home = await cliHome();
+    const path = { PATH: `${join(home.dir, 'bin')}${delimiter}${process.env.PATH ?? ''}` };
     const login = await home.run(['login', server.host, '-u', ADMIN.username, '--password-stdin'], { input: `${ADMIN.password}\n` });
     assert.equal(login.code, 0, show(login));
-    const r = await home.run(['auth', 'configure-docker', server.host, 'registry.example:5000']);
+    await writeFile(home.dockerConfig, JSON.stringify({ ...(await home.readDockerConfig()), proxies: { default: { noProxy: '*.local' } } }));
+
+    // Without docker-credential-hatoba on PATH nothing changes, and it says how to get it there.
+    const before = await readFile(home.dockerConfig, 'utf8');
+    const missing = await home.run(['auth', 'configure-docker', server.host], { env: { PATH: '/usr/bin:/bin' } });
+    assert.equal(missing.code, 1, show(missing));
+    assert.match(missing.stderr, /docker-credential-hatoba is not on PATH/);
+    assert.match(missing.stderr, /npm install -g \.` \(or `npm link`\)/);
+    assert.equal(await readFile(home.dockerConfig, 'utf8'), before);
+
+    await writeHelperWrapper(join(home.dir, 'bin'));
+    const r = await home.run(['auth', 'configure-docker', server.host, 'registry.example:5000'], { env: path });
     assert.equal(r.code, 0, show(r));
+    assert.match(r.stdout, /moved the stored credentials of /);
+    assert.match(r.stderr, /no credentials stored for registry\.example:5000/);
     const config = JSON.parse(await readFile(home.dockerConfig, 'utf8'));
     assert.deepEqual(config.credHelpers, { [server.host]: 'hatoba', 'registry.example:5000': 'hatoba' });
-    assert.ok(config.auths[server.host], 'the login is kept');
-    const again = await home.run(['auth', 'configure-docker', server.host]);
+    assert.deepEqual(config.proxies, { default: { noProxy: '*.local' } });
+    assert.equal(config.auths[server.host], undefined, 'the password left "auths"');
+    const whoami = await home.run(['whoami'], { env: path });
+    assert.equal(whoami.code, 0, show(whoami));
+    const again = await home.run(['auth', 'configure-docker', server.host], { env: path });
     assert.match(again.stdout, /already sends/);
+
+    // logout erases in the helper; whoami is then not logged in.
+    const out = await home.run(['logout', server.host], { env: path });
+    assert.equal(out.code, 0, show(out));
+    const gone = await home.run(['whoami', '--server', server.host], { env: path });
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /not logged in/);
   });
 });
 

@@ -5,7 +5,9 @@ import { lstat, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { ConfigureDockerError, configureDocker, credHelperKey } from '../../src/credentials/configure-docker.js';
+import { checkHelperRunnable, ConfigureDockerError, configureDocker, credHelperKey, moveAuthsToHelper } from '../../src/credentials/configure-docker.js';
+import { credentialsFor } from '../../src/credentials/credentials-for.js';
+import { CredentialStore } from '../../src/credentials/store.js';
 import { dockerConfigFile } from '../../src/credentials/files.js';
 
 const dirs: string[] = [];
@@ -109,4 +111,36 @@ test('credHelperKey and dockerConfigFile', () => {
   assert.equal(credHelperKey('phx.ocir.io'), 'phx.ocir.io');
   assert.equal(dockerConfigFile({ DOCKER_CONFIG: '/d', HOME: '/h' }), '/d/config.json');
   assert.equal(dockerConfigFile({ HOME: '/h' }), '/h/.docker/config.json');
+});
+
+test('moveAuthsToHelper moves passwords and identity tokens of the named servers into the store, and nothing else', async () => {
+  const dir = await tempDir();
+  const file = join(dir, 'config.json');
+  const store = new CredentialStore(join(dir, 'hatoba', 'credentials.json'));
+  await writeFile(
+    file,
+    JSON.stringify({
+      auths: {
+        'a.example:5000': { auth: Buffer.from('jdoe:k]j64r{1sJSSF-;)K8').toString('base64') },
+        'http://b.example': { auth: Buffer.from('admin:').toString('base64'), identitytoken: 'refresh-b' },
+        'other.example': { auth: 'eDp5' },
+      },
+      credHelpers: { 'a.example:5000': 'hatoba', 'b.example': 'hatoba' },
+    }),
+  );
+  assert.deepEqual(await moveAuthsToHelper(file, ['a.example:5000', 'b.example', 'c.example'], store), ['a.example:5000', 'b.example']);
+  assert.deepEqual(await store.get('a.example:5000'), { serverURL: 'a.example:5000', username: 'jdoe', secret: 'k]j64r{1sJSSF-;)K8' });
+  assert.deepEqual(await store.get('b.example'), { serverURL: 'b.example', username: '<token>', secret: 'refresh-b' });
+  const config = JSON.parse(await readFile(file, 'utf8'));
+  assert.deepEqual(config.auths, { 'other.example': { auth: 'eDp5' } });
+  // Found where docker looks now: the helper.
+  const found = await credentialsFor('b.example', { configFile: file, store });
+  assert.deepEqual(found?.secret, { identityToken: 'refresh-b' });
+  assert.equal(found?.source, 'helper');
+  assert.deepEqual(await moveAuthsToHelper(file, ['a.example:5000'], store), [], 'a second run moves nothing');
+});
+
+test('checkHelperRunnable says when docker-credential-hatoba is not on PATH', async () => {
+  const result = await checkHelperRunnable({ PATH: await tempDir() });
+  assert.deepEqual(result, { ok: false, reason: 'docker-credential-hatoba is not on PATH' });
 });

@@ -17,14 +17,14 @@
 // Run: node --import tsx --test test/credentials/interop.test.ts
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { configureDocker } from '../../src/credentials/configure-docker.js';
 import { TestRegistry } from '../helpers/registry-client.js';
-import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
+import { ADMIN, type RunningServer } from '../helpers/server.js';
 import { findExecutable, requireTool, runProgram, type ProgramRun } from '../helpers/tools.js';
+import { withServerAndDir, writeHelperWrapper } from '../cli/helpers.js';
 
 const RUN_TIMEOUT_MS = 60_000;
 const TEST_TIMEOUT_MS = 300_000;
@@ -55,23 +55,14 @@ interface Fixture {
 
 async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>): Promise<void> {
   const id = randomBytes(4).toString('hex');
-  const root = await mkdtemp(join(tmpdir(), `hatoba-helper-interop-${id}-`));
-  let server: RunningServer | undefined;
-  try {
-    server = await startServer();
+  await withServerAndDir(t, `hatoba-helper-interop-${id}-`, async (server, root) => {
     const repo = `interop/helper-${id}`;
     const pushed = await new TestRegistry(server.url).pushImage(repo, 'v1', { layers: [`credential helper interop ${id}`] });
 
     // docker-credential-hatoba on PATH: a wrapper that runs the TS sources.
     const bin = join(root, 'bin');
-    await mkdir(bin);
     const log = join(root, 'helper-calls.log');
-    const wrapper = join(bin, 'docker-credential-hatoba');
-    await writeFile(
-      wrapper,
-      `#!/bin/sh\nprintf '%s\\n' "$1" >> '${log}'\ncd '${PROJECT_ROOT}' && exec '${process.execPath}' --import tsx '${join(PROJECT_ROOT, 'src/cli/docker-credential-hatoba.ts')}' "$@"\n`,
-    );
-    await chmod(wrapper, 0o755);
+    const wrapper = await writeHelperWrapper(bin, log);
 
     const dockerDir = join(root, 'docker');
     const hatobaDir = join(root, 'hatoba');
@@ -97,13 +88,7 @@ async function withFixture(t: TestContext, body: (f: Fixture) => Promise<void>):
       helper: (args, stdin) => run(wrapper, args, env, stdin),
       skopeo: (args) => run(SKOPEO!, ['--insecure-policy', ...args], env),
     });
-  } catch (err) {
-    t.diagnostic(`kept ${root} for inspection`);
-    throw err;
-  } finally {
-    await server?.dispose();
-  }
-  await rm(root, { recursive: true, force: true });
+  });
 }
 
 test('skopeo signs in through docker-credential-hatoba (credHelpers)', { skip: SKOPEO ? false : SKOPEO_MISSING, timeout: TEST_TIMEOUT_MS }, async (t) => {

@@ -4,7 +4,7 @@
 import { Command, Option } from 'commander';
 import type { SubjectKind, TokenScope } from '../../client/management-client.js';
 import { DEFAULT_TOKEN_SCOPES, TOKEN_SCOPES } from '../../formats/management-api.js';
-import { getAuth, setAuth, updateDockerConfig } from '../../credentials/docker-config.js';
+import { saveCredentials } from '../../credentials/credentials-for.js';
 import { CliError } from '../errors.js';
 import { OUTPUT_FORMATS, printDocument, printList, printOne, type OutputFormat } from '../output.js';
 import { newPassword, passwordOptions } from '../prompt.js';
@@ -102,7 +102,7 @@ export function registerAdminCommands(program: Command): void {
       await session.run((c) => c.updateUser(username, { password, ...(opts.revokeTokens ? { revokeTokens: true } : {}) }));
       if (self) {
         // The stored credentials would be refused from now on: keep them current.
-        await updateDockerConfig((config) => setAuth(config, getAuth(config, session.server)?.key ?? session.server, username, password));
+        await saveCredentials(session.server, { username, password });
       }
       done('user', username, opts.revokeTokens ? 'password changed, auth tokens revoked' : 'password changed');
     });

@@ -3,7 +3,6 @@
 // credential helper, or --creds) gives, the local content store, reading
 // a source (tarball, stdin, OCI layout directory, s3://) into a store, and
 // errors of the lower layers turned into messages that say what to do.
-import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -18,8 +17,7 @@ import { ImageArchiveError, canonicalReference, readImageArchive, type ImageArch
 import { parseManifest } from '../../formats/manifest.js';
 import { INDEX_MANIFEST_TYPES } from '../../formats/media-types.js';
 import { readOciLayoutDirectory } from '../../formats/oci-layout-dir.js';
-import { decodeAuth, getAuth, helperFor, readDockerConfig, type DockerConfig } from '../../credentials/docker-config.js';
-import { CredentialStore, isIdentityToken } from '../../credentials/store.js';
+import { credentialsFor } from '../../credentials/credentials-for.js';
 import { knownUrl, readState } from '../cli-state.js';
 import { CliError, explain } from '../errors.js';
 import { ProgressReporter } from '../progress.js';
@@ -296,54 +294,11 @@ function parseCreds(value: string): RegistryCredentials {
   return { username: value.slice(0, colon), password: value.slice(colon + 1) };
 }
 
-/** Credentials Docker's way: the server's credential helper (or credsStore), else `auths`. */
-export async function storedCredentials(config: DockerConfig, registry: string): Promise<{ creds: RegistryCredentials; source: 'login' | 'helper' } | undefined> {
-  const helper = helperFor(config, registry);
-  if (helper) {
-    const fromHelper = await helperCredentials(helper, registry);
-    if (fromHelper) return { creds: fromHelper, source: 'helper' };
-  }
-  const auth = getAuth(config, registry);
-  if (auth) return { creds: { username: auth.username, password: auth.password }, source: 'login' };
-  const entry = config.auths?.[registry];
-  if (entry?.identitytoken) {
-    const user = typeof entry.auth === 'string' ? decodeAuth(entry.auth)?.username : undefined;
-    return { creds: { identityToken: entry.identitytoken, ...(user ? { username: user } : {}) }, source: 'login' };
-  }
-  return undefined;
-}
-
-async function helperCredentials(helper: string, registry: string): Promise<RegistryCredentials | undefined> {
-  let got: { username: string; secret: string } | undefined;
-  if (helper === 'hatoba') {
-    const c = await new CredentialStore().get(registry);
-    got = c ? { username: c.username, secret: c.secret } : undefined;
-  } else {
-    got = await runHelper(helper, registry);
-  }
-  if (!got) return undefined;
-  if (isIdentityToken(got)) return { identityToken: got.secret };
-  return { username: got.username, password: got.secret };
-}
-
-/** `docker-credential-<helper> get`, as docker runs it; undefined when it has nothing (or is missing). */
-function runHelper(helper: string, registry: string): Promise<{ username: string; secret: string } | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn(`docker-credential-${helper}`, ['get'], { stdio: ['pipe', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('error', () => resolve(undefined));
-    child.on('close', (code) => {
-      if (code !== 0) return resolve(undefined);
-      try {
-        const v = JSON.parse(out) as { Username?: string; Secret?: string };
-        resolve(v.Username !== undefined && v.Secret ? { username: v.Username, secret: v.Secret } : undefined);
-      } catch {
-        resolve(undefined);
-      }
-    });
-    child.stdin.end(registry);
-  });
+/** Credentials Docker's way (credentials/credentials-for.ts): the server's credential helper (or credsStore), else `auths`. */
+export async function storedCredentials(registry: string): Promise<{ creds: RegistryCredentials; source: 'login' | 'helper' } | undefined> {
+  const found = await credentialsFor(registry);
+  if (!found) return undefined;
+  return { creds: found.secret, source: found.source === 'helper' ? 'helper' : 'login' };
 }
 
 export async function connect(registry: string, opts: RegistryOptions, credsFlag?: string): Promise<Connection> {
@@ -358,7 +313,7 @@ export async function connect(registry: string, opts: RegistryOptions, credsFlag
     creds = parseCreds(flag);
     credentialSource = 'flag';
   } else {
-    const stored = await storedCredentials(await readDockerConfig(), address.key);
+    const stored = await storedCredentials(address.key);
     if (stored) {
       creds = stored.creds;
       credentialSource = stored.source;

@@ -4,10 +4,11 @@ import { ManagementClient } from '../../client/management-client.js';
 import { clientTls } from '../../client/trust.js';
 import { dockerKey, parseServerAddress } from '../../client/server-address.js';
 import { forgetServer, readState, rememberServer, writeState } from '../cli-state.js';
-import { dockerConfigPath, getAuth, helperFor, readDockerConfig, removeAuth, setAuth, updateDockerConfig, writeDockerConfig } from '../../credentials/docker-config.js';
+import { credentialsFor, eraseCredentials, saveCredentials, usernameOf } from '../../credentials/credentials-for.js';
+import { identityTokenSubject } from '../../credentials/identity-token.js';
 import { CliError, explain } from '../errors.js';
 import { canPrompt, promptLine, promptSecret, readStdinSecret } from '../prompt.js';
-import { openSession, type ServerOptions } from '../session.js';
+import { openSession, resolveTarget, type ServerOptions } from '../session.js';
 
 interface LoginOptions {
   username?: string;
@@ -19,7 +20,7 @@ interface LoginOptions {
 export function registerLoginCommands(program: Command): void {
   program
     .command('login')
-    .description('sign in to a registry and store the credentials in the Docker config file (~/.docker/config.json)')
+    .description('sign in to a registry and store the credentials where docker login would: the credential helper ~/.docker/config.json names for it, else its "auths"')
     .argument('<server>', 'registry as host[:port] or http(s)://host[:port] (plain HTTP by default only for loopback addresses)')
     .option('-u, --username <user>', 'user name (or <org>/<user>, or a robot login robot$<namespace>+<name>)')
     .option('-p, --password <password>', 'password or auth token (visible to other local users; prefer --password-stdin)')
@@ -29,7 +30,7 @@ export function registerLoginCommands(program: Command): void {
 
   program
     .command('logout')
-    .description('remove the stored credentials of a registry from the Docker config file')
+    .description('remove the stored credentials of a registry (from its credential helper and the Docker config file)')
     .argument('[server]', 'registry (default: the last one logged in to)')
     .action(async (server: string | undefined) => logout(server));
 
@@ -39,6 +40,18 @@ export function registerLoginCommands(program: Command): void {
     .option('--server <server>', 'registry (default: $HATOBA_SERVER or the last one logged in to)')
     .option('--insecure', 'use plain HTTP to the server')
     .action(async (opts: ServerOptions) => {
+      const target = await resolveTarget(opts);
+      if ('identityToken' in target.found.secret) {
+        // docker login's refresh token: the token service says whose it is.
+        let who: string;
+        try {
+          who = await identityTokenSubject(target.url, target.found.secret.identityToken, clientTls());
+        } catch (err) {
+          throw explain(err, { server: target.server, url: target.url, storedCredentials: true });
+        }
+        process.stdout.write(`${who} (signed in with an identity token from docker login) at ${target.server}\n`);
+        return;
+      }
       const session = await openSession(opts);
       const me = await session.run((c) => c.me());
       const who = me.kind === 'robot' ? `robot$${me.namespace}+${me.name}` : (me.username ?? me.kind);
@@ -49,13 +62,12 @@ export function registerLoginCommands(program: Command): void {
 async function login(server: string, opts: LoginOptions): Promise<void> {
   const address = parseServerAddress(server, { insecure: opts.insecure });
   if (opts.password !== undefined && opts.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive');
-  const config = await readDockerConfig();
-
   let username = opts.username;
   if (username === undefined) {
     if (opts.passwordStdin) throw new CliError('--password-stdin needs the user name too', `add -u USER`);
     if (!canPrompt()) throw new CliError('no user name given and no terminal to ask on', `add -u USER and --password-stdin`);
-    const previous = getAuth(config, address.key)?.username;
+    const stored = await credentialsFor(address.key).catch(() => undefined);
+    const previous = stored ? usernameOf(stored.secret) : undefined;
     username = (await promptLine(`Username${previous ? ` (${previous})` : ''}: `)).trim() || previous || '';
   }
   if (!username) throw new CliError('the user name is empty');
@@ -80,17 +92,14 @@ async function login(server: string, opts: LoginOptions): Promise<void> {
     throw explain(err, { server: address.key, url: address.url });
   }
 
-  const file = dockerConfigPath();
-  await updateDockerConfig((c) => setAuth(c, address.key, username, password), file);
+  // Where docker login would put them: the server's helper, else "auths".
+  const saved = await saveCredentials(address.key, { username, password });
   const state = await readState();
   rememberServer(state, address.key, address.url);
   await writeState(state);
 
-  const helper = helperFor(config, address.key);
-  if (helper) {
-    process.stderr.write(`WARNING! ${file} names the credential helper docker-credential-${helper}; docker will look for ${address.key} there, not in "auths".\n`);
-  }
-  process.stderr.write(`WARNING! Your password will be stored unencrypted in ${file}.\n`);
+  if (saved.source === 'helper') process.stderr.write(`hatoba: credentials stored in docker-credential-${saved.helper} (named for ${address.key} in ${saved.configFile})\n`);
+  else process.stderr.write(`WARNING! Your password will be stored unencrypted in ${saved.configFile}.\nConfigure a credential helper to remove this warning: hatoba auth configure-docker ${address.key}\n`);
   process.stdout.write('Login Succeeded\n');
 }
 
@@ -99,12 +108,11 @@ async function logout(server: string | undefined): Promise<void> {
   const given = server ?? process.env.HATOBA_SERVER ?? state.current;
   if (!given) throw new CliError('no server given and not logged in to any', 'run: hatoba logout SERVER');
   const key = dockerKey(given);
-  const config = await readDockerConfig();
-  const removed = removeAuth(config, key);
-  if (removed > 0) await writeDockerConfig(config);
+  // From the helper docker would use and from "auths", as docker logout does.
+  const removed = await eraseCredentials(key);
   forgetServer(state, key);
   await writeState(state);
-  if (removed === 0) {
+  if (!removed) {
     process.stderr.write(`Not logged in to ${key}\n`);
     return;
   }

@@ -8,13 +8,15 @@ import { rm } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { S3Error, S3Source, defaultFiles, parseS3Url, resolveS3Settings, type S3Flags } from '../../client/s3.js';
-import { dockerKey } from '../../client/server-address.js';
-import { configureDocker, ConfigureDockerError } from '../../credentials/configure-docker.js';
-import { dockerConfigPath, getAuth, readDockerConfig } from '../../credentials/docker-config.js';
+import { checkHelperRunnable, configureDocker, ConfigureDockerError, HELPER_INSTALL_HINT, moveAuthsToHelper } from '../../credentials/configure-docker.js';
+import { dockerConfigPath } from '../../credentials/docker-config.js';
 import { formatPullSecret, PullSecretError } from '../../formats/k8s-pull-secret.js';
 import { CliError } from '../errors.js';
 import { readStdinSecret } from '../prompt.js';
 import { openSession } from '../session.js';
+
+/** A pull secret's token lives a year unless asked otherwise. */
+const DEFAULT_PULL_TOKEN_DAYS = 365;
 
 export function registerToolCommands(program: Command): void {
   const auth = program.command('auth').description('set up other tools to sign in with Hatoba credentials');
@@ -24,10 +26,18 @@ export function registerToolCommands(program: Command): void {
     .argument('<servers...>', 'registries as host[:port]')
     .action(async (servers: string[]) => {
       try {
-        const result = await configureDocker(dockerConfigPath(), servers);
+        // Checked first: credHelpers naming a helper docker cannot run breaks docker login and pull.
+        const check = await checkHelperRunnable();
+        if (!check.ok) throw new CliError(`${check.reason}; docker, skopeo and podman would not be able to sign in, so ${dockerConfigPath()} was left as it is`, HELPER_INSTALL_HINT);
+        const file = dockerConfigPath();
+        const result = await configureDocker(file, servers);
         for (const r of result.replaced) process.stderr.write(`hatoba: ${r.server} used docker-credential-${r.previous}; it now uses docker-credential-hatoba\n`);
         process.stdout.write(result.changed ? `updated ${result.path}: ${result.servers.join(', ')} -> docker-credential-hatoba\n` : `${result.path} already sends ${result.servers.join(', ')} to docker-credential-hatoba\n`);
-        process.stderr.write('hatoba: docker-credential-hatoba must be on PATH (it is installed with hatoba); store credentials with: docker login SERVER\n');
+        // docker looks only in the helper now: what hatoba login left in "auths" goes there.
+        const moved = await moveAuthsToHelper(file, result.servers);
+        if (moved.length > 0) process.stdout.write(`moved the stored credentials of ${moved.join(', ')} from "auths" into docker-credential-hatoba\n`);
+        const missing = result.servers.filter((s) => !moved.includes(s));
+        for (const s of missing) process.stderr.write(`hatoba: no credentials stored for ${s} yet; sign in with: hatoba login ${s} (or docker login ${s})\n`);
       } catch (err) {
         if (err instanceof ConfigureDockerError) throw new CliError(err.message);
         throw err;
@@ -44,8 +54,13 @@ export function registerToolCommands(program: Command): void {
     .option('--docker-password <password>', 'password or auth token (any characters; quote it for the shell)')
     .option('--docker-password-stdin', 'read the password from stdin')
     .option('--docker-email <email>', 'email (left out when not given, as kubectl does)')
-    .option('--from-login', 'take the user and password stored by `hatoba login` for --docker-server')
-    .option('--new-token', 'with --from-login: create a fresh personal auth token for the Secret instead of using the stored password')
+    .option('--from-login', 'with --new-token: sign in with the credentials stored for --docker-server (hatoba login or docker login)')
+    .option('--new-token', 'with --from-login: create a personal auth token for the Secret (scope pull only, expiring), named k8s-pull-secret-NAME')
+    .option('--expires-in-days <n>', 'with --new-token: days until the token expires', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new CliError(`--expires-in-days ${v}: give a whole number of days from 1 to 3650`);
+      return n;
+    }, DEFAULT_PULL_TOKEN_DAYS)
     .option('-n, --namespace <namespace>', 'Kubernetes namespace of the Secret')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action(async (name: string, opts: PullSecretOpts) => {
@@ -113,6 +128,7 @@ interface PullSecretOpts {
   dockerEmail?: string;
   fromLogin?: boolean;
   newToken?: boolean;
+  expiresInDays: number;
   namespace?: string;
   output: 'yaml' | 'json';
 }
@@ -127,16 +143,22 @@ async function pullSecretCredentials(name: string, opts: PullSecretOpts): Promis
     return { username: opts.dockerUsername, password };
   }
   if (!opts.dockerServer) throw new CliError('--from-login needs --docker-server (the registry you logged in to)');
-  if (opts.newToken) {
-    // A token of its own, so the cluster's credential can be revoked alone.
-    const session = await openSession({ server: opts.dockerServer });
-    const token = await session.run((c) => c.createToken(session.username, { name: `k8s-pull-secret-${name}` }));
-    process.stderr.write(`hatoba: created auth token ${token.id} (k8s-pull-secret-${name}) for ${session.username}; revoke it with: hatoba token revoke ${token.id}\n`);
-    return { username: opts.dockerUsername ?? session.username, password: token.secret };
+  if (!opts.newToken) {
+    // The stored secret is the account's password (or a token that can do
+    // everything it can): a Secret is readable by anyone who can read the
+    // namespace, so it gets a pull-only token of its own instead.
+    throw new CliError(
+      '--from-login does not put the stored password (or auth token) into a Secret: anyone who can read the Secret could then sign in as you',
+      `add --new-token: it creates a pull-only auth token for the Secret, expiring in ${DEFAULT_PULL_TOKEN_DAYS} days (--expires-in-days N), that you can revoke alone`,
+    );
   }
-  const stored = getAuth(await readDockerConfig(), dockerKey(opts.dockerServer));
-  if (!stored) throw new CliError(`not logged in to ${opts.dockerServer}`, `run: hatoba login ${dockerKey(opts.dockerServer)}`);
-  return { username: opts.dockerUsername ?? stored.username, password: stored.password };
+  const session = await openSession({ server: opts.dockerServer });
+  const tokenName = `k8s-pull-secret-${name}`;
+  const token = await session.run((c) => c.createToken(session.username, { name: tokenName, scopes: ['pull'], expiresInDays: opts.expiresInDays }));
+  process.stderr.write(
+    `hatoba: created auth token ${token.id} (${tokenName}, scope pull, expires ${token.expires_at ?? `in ${opts.expiresInDays} days`}) for ${session.username}; revoke it with: hatoba token revoke ${token.id}\n`,
+  );
+  return { username: opts.dockerUsername ?? session.username, password: token.secret };
 }
 
 async function withS3(flags: S3Flags, work: (source: S3Source) => Promise<void>): Promise<void> {
