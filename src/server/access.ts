@@ -84,7 +84,8 @@ export class AccessGuard {
   /** public_url, else the scheme and Host of the request; a Host that is not host[:port] is a 400. */
   baseUrl(req: FastifyRequest): string {
     if (this.publicUrl) return this.publicUrl.replace(/\/+$/, '');
-    const host = req.headers.host ?? req.hostname;
+    // req.host is the Host header, or X-Forwarded-Host from a trusted proxy (trusted_proxies).
+    const host = req.host;
     if (!VALID_HOST.test(host) || (req.protocol !== 'http' && req.protocol !== 'https')) {
       throw new RegistryError('UNSUPPORTED', 'the Host header is not a valid host[:port]', undefined, 400);
     }

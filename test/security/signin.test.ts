@@ -129,6 +129,13 @@ test('X-Forwarded-For names the client only when the peer is a trusted proxy', {
   const get = (auth: Credentials, from: string, forwardedFor?: string) =>
     call(proxied.url, 'GET', '/v2/', { auth, from, headers: forwardedFor ? { 'x-forwarded-for': forwardedFor } : {} });
 
+  // the token realm follows X-Forwarded-Proto and -Host from the trusted proxy only
+  const forwarded = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'registry.example' };
+  const viaProxy = await call(proxied.url, 'GET', '/v2/', { auth: null, from: proxy, headers: forwarded });
+  assert.equal(viaProxy.headers['www-authenticate'], 'Bearer realm="https://registry.example/v2/token",service="hatoba"');
+  const spoofedRealm = await call(proxied.url, 'GET', '/v2/', { auth: null, from: freshAddress(), headers: forwarded });
+  assert.equal(spoofedRealm.headers['www-authenticate'], `Bearer realm="${proxied.url}/v2/token",service="hatoba"`);
+
   // an untrusted peer: a new spoofed header on every guess does not make it a new client
   const spoofer = freshAddress();
   const victim = await papi.user(uniq('spoofed-'));
