@@ -41,9 +41,12 @@ export function generateSecret(length = 32): string {
   return out;
 }
 
-/** A password to hand out (the first admin's, a reset's): letters and digits, then a few of any kind. */
+/** A password to hand out (the first admin's, a reset's): 20 letters and digits, then 4 of any kind; always 24 long. */
 export function generatePassword(): string {
-  return generateSecret(20).replace(/[^A-Za-z0-9]/g, '') + generateSecret(4);
+  const alphanumeric = TOKEN_ALPHABET.slice(0, 62);
+  let out = '';
+  for (let i = 0; i < 20; i++) out += alphanumeric[randomInt(alphanumeric.length)];
+  return out + generateSecret(4);
 }
 
 export function generateId(bytes = 12): string {

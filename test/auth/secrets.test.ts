@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { test } from 'node:test';
-import { decryptSecret, encryptSecret, generateId, generateSecret, hashPassword, hashSecret, secretMatches, verifyPassword } from '../../src/auth/secrets.js';
+import { decryptSecret, encryptSecret, generateId, generatePassword, generateSecret, hashPassword, hashSecret, secretMatches, verifyPassword } from '../../src/auth/secrets.js';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&()*+,-.:;<=>?@[]^_{|}~';
 
@@ -85,4 +85,12 @@ test('decryptSecret detects tampering and the wrong key', () => {
   assert.throws(() => decryptSecret(key, ['v2', iv, tag, body].join('.')), /unknown sealed-secret format/);
   assert.throws(() => decryptSecret(key, 'garbage'), /unknown sealed-secret format/);
   assert.throws(() => decryptSecret(key, [v, iv, tag].join('.')), /unknown sealed-secret format/);
+});
+
+test('generated passwords are always 24 characters, 20 of them letters and digits', () => {
+  for (let i = 0; i < 2000; i++) {
+    const password = generatePassword();
+    assert.equal(password.length, 24);
+    assert.match(password.slice(0, 20), /^[A-Za-z0-9]{20}$/);
+  }
 });
