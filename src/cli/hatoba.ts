@@ -3,7 +3,7 @@
 // the work is done by the layers below.
 import { Command, Option } from 'commander';
 import { existsSync, rmSync } from 'node:fs';
-import { initialAdminPasswordFile } from '../auth/initial-admin-password.js';
+import { INITIAL_ADMIN, initialAdminPasswordFile } from '../auth/initial-admin-password.js';
 import { useCaFile } from '../client/trust.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { explain, isExpected, report } from './errors.js';
@@ -45,7 +45,7 @@ program
     const { isWorker, startWorkers } = await import('../server/workers.js');
     if (config.workers > 1 && !isWorker()) {
       const workers = await startWorkers(config, config.workers, (line) => process.stderr.write(`hatoba: ${line}\n`)).catch((err: unknown) => {
-        if (err instanceof ConfigError) return exitOnConfigError(err);
+        if (err instanceof ConfigError) exitOnConfigError(err);
         process.stderr.write(`hatoba: the workers could not start: ${(err as Error).message}\n`);
         discardFreshDataDir();
         process.exit(1);
@@ -109,9 +109,9 @@ function announceAdmin(password: string | undefined, url: string, dataDir: strin
   const file = initialAdminPasswordFile(dataDir);
   const host = url.replace(/^https?:\/\//, '');
   // skopeo and podman refuse plain HTTP unless told; this line must work as printed.
-  const login = `skopeo login${url.startsWith('http:') ? ' --tls-verify=false' : ''} -u admin ${host}`;
+  const login = `skopeo login${url.startsWith('http:') ? ' --tls-verify=false' : ''} -u ${INITIAL_ADMIN} ${host}`;
   if (password) {
-    process.stderr.write(`hatoba: created the first user "admin" with password: ${password}\n`);
+    process.stderr.write(`hatoba: created the first user "${INITIAL_ADMIN}" with password: ${password}\n`);
     process.stderr.write(`hatoba: it is also in ${file ?? 'the data directory'} until the admin changes it; sign in with: ${login}\n`);
   } else if (file) {
     process.stderr.write(`hatoba: the first admin's generated password is still in ${file} (removed once it is changed); sign in with: ${login}\n`);

@@ -2,7 +2,7 @@
 // SQLite's online backup API copies the pages of one snapshot (WAL and
 // all), so the copy is a database as it was at one commit.
 import SQLite from 'better-sqlite3';
-import { open } from 'node:fs/promises';
+import { fsyncPath } from '../runtime/fsync-path.js';
 
 export interface SqliteBackupResult {
   bytes: number;
@@ -30,11 +30,6 @@ export async function backupSqlite(source: string, dest: string): Promise<Sqlite
   } finally {
     copy.close();
   }
-  const handle = await open(dest, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  await fsyncPath(dest);
   return { bytes, droppedUploads };
 }

@@ -59,7 +59,7 @@ export function apiRoutes(app: FastifyInstance, guard: AccessGuard, options: Api
  * after a preflight we never answer) and at most API_BODY_LIMIT bytes.
  */
 function refuseForeignRequests(guard: AccessGuard, allowed: string[]) {
-  const allowedOrigins = new Set(allowed.map((o) => new URL(o).origin));
+  const allowedOrigins = new Set(allowed); // origins, normalised by the configuration
   return async (req: FastifyRequest) => {
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins.has(originOf(origin) ?? '') && originOf(origin) !== originOf(guard.baseUrl(req))) {

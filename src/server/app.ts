@@ -54,10 +54,10 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     // Typed as the plain HTTP server: the routes see the same requests either way.
     ...(tls ? ({ https: tls } as object) : {}),
     // req.ip (the address the audit log and the sign-in throttle use),
-    // req.protocol and req.hostname follow X-Forwarded-* only from these peers.
+    // req.protocol and req.host follow X-Forwarded-* only from these peers.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
-  const stopTlsReload = tls && config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
+  const stopTlsReload = config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
   // Bodies are streamed by the handlers themselves (blobs) or read with a
   // limit (manifests): no parser may buffer them first.
   app.removeAllContentTypeParsers();

@@ -11,13 +11,15 @@
 import { chmod, copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { backupSqlite, type SqliteBackupResult } from '../db/sqlite-backup.js';
-import { linkOrCopyTree, syncPath, type TreeCopyResult } from './filesystem/blob-tree-copy.js';
+import { fsyncPath } from '../runtime/fsync-path.js';
+import { linkOrCopyTree, type TreeCopyResult } from './filesystem/blob-tree-copy.js';
 
 export const DATABASE_FILE = 'hatoba.db';
 export const MASTER_KEY_FILE = 'master.key';
 export const BACKUP_MANIFEST_FILE = 'BACKUP.json';
 
-export class BackupError extends Error {
+/** A data directory that cannot be used as asked, with what to do instead. */
+export class DataDirError extends Error {
   constructor(
     message: string,
     readonly hint?: string,
@@ -43,15 +45,13 @@ export async function backupDataDir(dataDir: string, dest: string, options: { ma
   const started = Date.now();
   const source = resolve(dataDir);
   const target = resolve(dest);
-  if (!(await exists(join(source, DATABASE_FILE)))) {
-    throw new BackupError(`${source} holds no ${DATABASE_FILE}: it is not a Hatoba data directory`, 'give the server\'s data directory with --data-dir (or HATOBA_DATA_DIR)');
-  }
-  if (await exists(target)) throw new BackupError(`${target} already exists`, 'back up into a new directory; nothing was written');
-  if (target === source || target.startsWith(`${source}/`)) throw new BackupError(`the backup ${target} cannot be inside the data directory ${source}`);
+  await requireDataDirectory(source);
+  if (await exists(target)) throw new DataDirError(`${target} already exists`, 'back up into a new directory; nothing was written');
+  if (target === source || target.startsWith(`${source}/`)) throw new DataDirError(`the backup ${target} cannot be inside the data directory ${source}`);
   // The server uses HATOBA_MASTER_KEY over the file when it is set.
   const hasKeyFile = !options.masterKeyInEnvironment && (await exists(join(source, MASTER_KEY_FILE)));
   if (!hasKeyFile && !options.masterKeyInEnvironment) {
-    throw new BackupError(`${source} has no ${MASTER_KEY_FILE} and HATOBA_MASTER_KEY is not set`, 'without the master key a backup cannot decrypt its keys; set HATOBA_MASTER_KEY as the server has it');
+    throw new DataDirError(`${source} has no ${MASTER_KEY_FILE} and HATOBA_MASTER_KEY is not set`, 'without the master key a backup cannot decrypt its keys; set HATOBA_MASTER_KEY as the server has it');
   }
 
   // Built under a temporary name and renamed whole: a backup that stops
@@ -78,7 +78,7 @@ export async function backupDataDir(dataDir: string, dest: string, options: { ma
     if (hasKeyFile) {
       await copyFile(join(source, MASTER_KEY_FILE), join(partial, MASTER_KEY_FILE));
       await chmod(join(partial, MASTER_KEY_FILE), 0o600);
-      await syncPath(join(partial, MASTER_KEY_FILE), 'r+');
+      await fsyncPath(join(partial, MASTER_KEY_FILE));
       options.onStep?.({ step: 'master-key' });
     }
 
@@ -92,15 +92,24 @@ export async function backupDataDir(dataDir: string, dest: string, options: { ma
       masterKey: hasKeyFile ? 'copied' : 'environment',
     };
     await writeFile(join(partial, BACKUP_MANIFEST_FILE), `${JSON.stringify(report, null, 2)}\n`, { mode: 0o600 });
-    await syncPath(join(partial, BACKUP_MANIFEST_FILE), 'r+');
-    await syncPath(partial, 'r');
+    await fsyncPath(join(partial, BACKUP_MANIFEST_FILE));
+    await fsyncPath(partial);
     await rename(partial, target);
-    await syncPath(dirname(target), 'r');
+    await fsyncPath(dirname(target));
     return report;
   } catch (err) {
     await rm(partial, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** The path of the data directory's database; a directory without one is refused. */
+export async function requireDataDirectory(dir: string): Promise<string> {
+  const database = join(dir, DATABASE_FILE);
+  if (!(await exists(database))) {
+    throw new DataDirError(`${dir} holds no ${DATABASE_FILE}: it is not a Hatoba data directory`, "give the server's data directory with --data-dir (or HATOBA_DATA_DIR)");
+  }
+  return database;
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -3,9 +3,7 @@
 // reset-password` (for when nobody can sign in any more).
 import type { Command } from 'commander';
 import { ConfigError, loadConfig } from '../../config/config.js';
-import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
 import { Accounts } from '../../auth/accounts.js';
 import { AuditLog } from '../../auth/audit.js';
 import { INITIAL_ADMIN, removeInitialAdminPassword } from '../../auth/initial-admin-password.js';
@@ -13,7 +11,7 @@ import { generatePassword } from '../../auth/secrets.js';
 import { openSqlite } from '../../db/connect.js';
 import { IdentityStore } from '../../db/identity.js';
 import { RegistryError } from '../../registry/errors.js';
-import { backupDataDir, BackupError, DATABASE_FILE, type BackupStep } from '../../storage/data-dir-backup.js';
+import { backupDataDir, DataDirError, requireDataDirectory, type BackupStep } from '../../storage/data-dir-backup.js';
 import { CliError } from '../errors.js';
 import { newPassword, passwordOptions } from '../prompt.js';
 
@@ -36,8 +34,7 @@ export function registerDataDirCommands(program: Command): void {
       try {
         report = await backupDataDir(dataDir, dest, { masterKeyInEnvironment, onStep: progress?.step });
       } catch (err) {
-        if (err instanceof BackupError) throw new CliError(err.message, err.hint);
-        throw err;
+        asCliError(err);
       } finally {
         progress?.done();
       }
@@ -64,8 +61,7 @@ export function registerDataDirCommands(program: Command): void {
       .option('--revoke-tokens', "also revoke all the user's personal auth tokens"),
   ).action(async (username: string, opts: { config?: string; dataDir?: string; password?: string; passwordStdin?: boolean; revokeTokens?: boolean }) => {
     const dataDir = dataDirOf(opts);
-    const database = join(dataDir, DATABASE_FILE);
-    if (!existsSync(database)) throw new CliError(`${dataDir} holds no ${DATABASE_FILE}: it is not a Hatoba data directory`, 'give the server\'s data directory with --data-dir (or HATOBA_DATA_DIR)');
+    const database = await requireDataDirectory(dataDir).catch(asCliError);
     // Without a password given or a terminal to ask on, one is generated and printed once.
     const given = await newPassword(opts, false);
     const password = given ?? generatePassword();
@@ -86,6 +82,11 @@ export function registerDataDirCommands(program: Command): void {
         'bearer tokens from the old password stop working at once, a running server may accept the old password for up to a minute\n',
     );
   });
+}
+
+function asCliError(err: unknown): never {
+  if (err instanceof DataDirError) throw new CliError(err.message, err.hint);
+  throw err;
 }
 
 /** The data directory as `hatoba serve` would find it: --data-dir, HATOBA_DATA_DIR, the config file, ./data. */

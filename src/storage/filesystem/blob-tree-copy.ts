@@ -4,8 +4,9 @@
 // no space; across file systems, or where links are refused, the bytes
 // are copied and synced.
 import { constants } from 'node:fs';
-import { copyFile, link, mkdir, open, readdir, stat } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncPath } from '../../runtime/fsync-path.js';
 
 export interface TreeCopyResult {
   files: number;
@@ -42,7 +43,7 @@ export async function linkOrCopyTree(source: string, dest: string, onFile?: (pat
       }
       if (!linked) {
         await copyFile(src, dst, constants.COPYFILE_FICLONE);
-        await syncPath(dst, 'r+');
+        await fsyncPath(dst);
       }
       const { size } = await stat(dst);
       result.files++;
@@ -51,18 +52,8 @@ export async function linkOrCopyTree(source: string, dest: string, onFile?: (pat
       else result.copied++;
       onFile?.(dst, size);
     }
-    await syncPath(to, 'r');
+    await fsyncPath(to);
   }
   await walk(source, dest);
   return result;
-}
-
-/** fsync a file or a directory (a new directory entry is durable only then). */
-export async function syncPath(path: string, flags: 'r' | 'r+'): Promise<void> {
-  const handle = await open(path, flags);
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -30,6 +30,7 @@ import {
 import { openBlobFile } from './blob-read.js';
 import { appendDirect, DirectIo } from './direct-io.js';
 import { BodyGarbage } from '../../runtime/young-garbage.js';
+import { fsyncPath } from '../../runtime/fsync-path.js';
 import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, privateDir } from '../../runtime/private-files.js';
 
 /** The running digest of an upload, valid while `size` equals the staged size. */
@@ -209,8 +210,8 @@ export class FilesystemBlobStore implements BlobStore {
       // Renaming over an identical blob pushed concurrently is harmless:
       // both have the same verified bytes.
       await rename(path, target);
-      await fsyncDir(dirname(target));
-      if (created) await fsyncDir(dirname(dirname(target)));
+      await fsyncPath(dirname(target));
+      if (created) await fsyncPath(dirname(dirname(target)));
       return { digest: expected, size };
     } catch (err) {
       await handle.close().catch(() => {});
@@ -229,15 +230,6 @@ export class FilesystemBlobStore implements BlobStore {
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-  }
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 
