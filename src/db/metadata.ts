@@ -281,19 +281,64 @@ export class Metadata {
     return row && { ...row, size: Number(row.size), started_at: Number(row.started_at) };
   }
 
-  /** Moves the upload's offset, only if nobody else moved it first. */
-  async advanceUpload(id: string, from: number, to: number): Promise<boolean> {
+  /**
+   * Moves the upload's offset, only if nobody else moved it first. With
+   * `releaseLease`, also frees that holder's lease in the same write.
+   */
+  async advanceUpload(id: string, from: number, to: number, releaseLease?: string): Promise<boolean> {
+    const lease =
+      releaseLease === undefined
+        ? {}
+        : {
+            lease_holder: sql<string | null>`case when lease_holder = ${releaseLease} then null else lease_holder end`,
+            lease_until: sql<number | null>`case when lease_holder = ${releaseLease} then null else lease_until end`,
+          };
     const result = await this.db
       .updateTable('uploads')
-      .set({ size: to, updated_at: Date.now() })
+      .set({ size: to, updated_at: Date.now(), ...lease })
       .where('id', '=', id)
       .where('size', '=', from)
       .executeTakeFirst();
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async idleUploads(updatedBefore: number): Promise<string[]> {
-    const rows = await this.db.selectFrom('uploads').select('id').where('updated_at', '<', updatedBefore).execute();
+  /**
+   * Takes the session's lease for `holder` until `until` (ms), if it is free
+   * or expired at `now`. Returns whether `holder` now holds it.
+   */
+  async acquireUploadLease(id: string, holder: string, now: number, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ lease_holder: holder, lease_until: until })
+      .where('id', '=', id)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now), eb('lease_holder', '=', holder)]))
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  /** Extends a lease `holder` holds; false when it lost it (expired and taken, or the session is gone). */
+  async renewUploadLease(id: string, holder: string, until: number): Promise<boolean> {
+    const result = await this.db
+      .updateTable('uploads')
+      .set({ lease_until: until })
+      .where('id', '=', id)
+      .where('lease_holder', '=', holder)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async releaseUploadLease(id: string, holder: string): Promise<void> {
+    await this.db.updateTable('uploads').set({ lease_holder: null, lease_until: null }).where('id', '=', id).where('lease_holder', '=', holder).execute();
+  }
+
+  /** Sessions not moved since `updatedBefore` and not leased now (a long streamed PATCH holds its lease). */
+  async idleUploads(updatedBefore: number, now = Date.now()): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('uploads')
+      .select('id')
+      .where('updated_at', '<', updatedBefore)
+      .where((eb) => eb.or([eb('lease_until', 'is', null), eb('lease_until', '<', now)]))
+      .execute();
     return rows.map((r) => r.id);
   }
 

@@ -218,6 +218,15 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('audit_log').addColumn('count', 'integer', (c) => c.notNull().defaultTo(1)).execute();
     },
   },
+  '0006_upload_lease': {
+    // A lease on an upload session, held in the database: requests on one
+    // session are serialised across processes (--workers) and nodes, not
+    // only within one process. A holder that dies frees it when it expires.
+    async up(db: Kysely<any>) {
+      await db.schema.alterTable('uploads').addColumn('lease_holder', 'varchar(64)').execute();
+      await db.schema.alterTable('uploads').addColumn('lease_until', 'bigint').execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

@@ -66,6 +66,9 @@ export interface UploadsTable {
   updated_at: number;
   /** Who started it (principalName), for the cap on open sessions per principal; null before 0005. */
   owner: string | null;
+  /** Who holds the session's lease (one request, see Uploads.exclusive) and until when (ms); null when free. */
+  lease_holder: string | null;
+  lease_until: number | null;
 }
 
 export interface UsersTable {

@@ -13,6 +13,16 @@ import { RegistryError } from './errors.js';
 
 /** How long a chunk waits for the previous request on the same session. */
 const LOCK_WAIT_MS = 10_000;
+/** A session's lease lasts this long unless renewed: how long a crashed holder blocks the session. */
+const LEASE_MS = 6_000;
+const LEASE_RENEW_MS = 2_000;
+
+/** One request's hold on an upload session (see Uploads.exclusive). */
+interface Lease {
+  holder: string;
+  /** Set once the lease is freed by a write that also did other work (advance, delete). */
+  released: boolean;
+}
 /** Open sessions one principal may hold, unless the registry is told otherwise. */
 export const DEFAULT_MAX_SESSIONS_PER_OWNER = 1000;
 /** Sessions are freed by completing, cancelling, or the idle purge: not within seconds. */
@@ -59,24 +69,34 @@ export class Uploads {
 
   /** Appends a chunk. `range`, when the client sent one, must start at the current size. */
   async append(name: RepositoryName, id: string, body: Readable, range?: ByteRange): Promise<UploadState> {
-    return this.exclusive(name, id, async (row) => {
-      if (range && range.start !== row.size) throw outOfOrder(row, `chunk starts at ${range.start}, but the upload holds ${row.size} bytes`);
-      const size = await this.appendStaged(row, body);
-      return { id, size };
-    });
+    return this.exclusive(
+      name,
+      id,
+      async (row, lease) => {
+        if (range && range.start !== row.size) throw outOfOrder(row, `chunk starts at ${range.start}, but the upload holds ${row.size} bytes`);
+        const size = await this.appendStaged(row, body, lease);
+        return { id, size };
+      },
+      (err) => body.destroy(err),
+    );
   }
 
   /** Completes the upload (with an optional last chunk) and links the blob. */
   async complete(name: RepositoryName, id: string, digest: Digest, lastChunk?: { body: Readable; range?: ByteRange }): Promise<number> {
-    return this.exclusive(name, id, async (row) => {
-      if (lastChunk) {
-        if (lastChunk.range && lastChunk.range.start !== row.size) {
-          throw outOfOrder(row, `chunk starts at ${lastChunk.range.start}, but the upload holds ${row.size} bytes`);
+    return this.exclusive(
+      name,
+      id,
+      async (row, lease) => {
+        if (lastChunk) {
+          if (lastChunk.range && lastChunk.range.start !== row.size) {
+            throw outOfOrder(row, `chunk starts at ${lastChunk.range.start}, but the upload holds ${row.size} bytes`);
+          }
+          await this.appendStaged(row, lastChunk.body);
         }
-        await this.appendStaged(row, lastChunk.body);
-      }
-      return this.publish(row, digest);
-    });
+        return this.publish(row, digest, lease);
+      },
+      (err) => lastChunk?.body.destroy(err),
+    );
   }
 
   /** POST ?digest= with the whole blob as the body: no session row is needed. */
@@ -119,32 +139,62 @@ export class Uploads {
     return row;
   }
 
-  private async exclusive<T>(name: RepositoryName, id: string, work: (row: UploadRow) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` holding the session: first in this process (a chunk that
+   * arrives while the previous one is still being written or rolled back
+   * waits for it), then across processes and nodes through the lease in the
+   * session's row. The lease is renewed while a long body streams; if it is
+   * lost anyway (this process stalled past its expiry), `onLost` stops the
+   * work, so two holders never write the staged bytes at once.
+   */
+  private async exclusive<T>(name: RepositoryName, id: string, work: (row: UploadRow, lease: Lease) => Promise<T>, onLost?: (err: Error) => void): Promise<T> {
     await this.find(name, id); // unknown sessions fail fast, before waiting
     const previous = this.busy.get(id);
     let release!: () => void;
     const mine = new Promise<void>((r) => (release = r));
     const chained = (previous ?? Promise.resolve()).then(() => mine);
     this.busy.set(id, chained);
+    const deadline = Date.now() + LOCK_WAIT_MS;
     try {
       if (previous) {
         let timer: NodeJS.Timeout | undefined;
         const waited = await Promise.race([previous.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), LOCK_WAIT_MS)))]);
         clearTimeout(timer);
-        if (!waited) {
-          const row = await this.find(name, id);
-          throw outOfOrder(row, 'another chunk of this upload is still being received');
-        }
+        if (!waited) throw outOfOrder(await this.find(name, id), 'another chunk of this upload is still being received');
       }
-      // Read the row only now: the previous holder may have moved the offset.
-      return await work(await this.find(name, id));
+      const lease: Lease = { holder: randomUUID(), released: false };
+      await this.acquireLease(name, id, lease, deadline);
+      const renewal = setInterval(() => {
+        this.meta.renewUploadLease(id, lease.holder, Date.now() + LEASE_MS).then(
+          (held) => held || lease.released || onLost?.(new Error('the upload session was taken over by another request')),
+          () => {},
+        );
+      }, LEASE_RENEW_MS);
+      try {
+        // Read the row only now: the previous holder may have moved the offset.
+        return await work(await this.find(name, id), lease);
+      } finally {
+        clearInterval(renewal);
+        if (!lease.released) await this.meta.releaseUploadLease(id, lease.holder).catch(() => {});
+      }
     } finally {
       release();
       if (this.busy.get(id) === chained) this.busy.delete(id);
     }
   }
 
-  private async appendStaged(row: UploadRow, body: Readable): Promise<number> {
+  /** Polls for the session's lease until `deadline`; 416 with the current offset when another holder keeps it. */
+  private async acquireLease(name: RepositoryName, id: string, lease: Lease, deadline: number): Promise<void> {
+    for (let pause = 20; ; pause = Math.min(pause * 2, 250)) {
+      const now = Date.now();
+      if (await this.meta.acquireUploadLease(id, lease.holder, now, now + LEASE_MS)) return;
+      const row = await this.find(name, id); // it may have been completed or cancelled meanwhile
+      if (now + pause > deadline) throw outOfOrder(row, 'another chunk of this upload is still being received');
+      await new Promise((r) => setTimeout(r, pause));
+    }
+  }
+
+  private async appendStaged(row: UploadRow, body: Readable, releaseLease?: Lease): Promise<number> {
     let size: number;
     try {
       size = await this.store.append(row.id, row.size, body);
@@ -156,22 +206,25 @@ export class Uploads {
       }
       throw err;
     }
-    if (!(await this.meta.advanceUpload(row.id, row.size, size))) throw outOfOrder(row, 'the upload was changed concurrently');
+    if (!(await this.meta.advanceUpload(row.id, row.size, size, releaseLease?.holder))) throw outOfOrder(row, 'the upload was changed concurrently');
+    if (releaseLease) releaseLease.released = true;
     row.size = size;
     return size;
   }
 
-  private async publish(row: UploadRow, digest: Digest): Promise<number> {
+  private async publish(row: UploadRow, digest: Digest, lease: Lease): Promise<number> {
     try {
       const info = await this.store.commit(row.id, digest);
       await this.meta.linkBlob(row.repository_id, digest, info.size);
       await this.meta.deleteUpload(row.id);
+      lease.released = true; // the row, and its lease, are gone
       return info.size;
     } catch (err) {
       if (err instanceof DigestMismatchError) {
         // The content is not what the client meant to send; the session
         // cannot be completed any more, so free it.
         await this.meta.deleteUpload(row.id);
+        lease.released = true;
         await this.store.abort(row.id);
       }
       throw translate(err, digest);

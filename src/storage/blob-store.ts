@@ -23,9 +23,11 @@ export interface BlobStore {
    */
   openFile?(digest: Digest): Promise<BlobFile>;
   /**
-   * Appends `body` to the staged upload, which must currently hold exactly
-   * `offset` bytes (else UploadOffsetError). Returns the new size. On a
-   * failed or aborted body the staged bytes are rolled back to `offset`.
+   * Appends `body` to the staged upload at `offset`, the session's accepted
+   * size. Staged bytes past `offset` (left by a writer that died before the
+   * session moved) are dropped; fewer than `offset` is an UploadOffsetError.
+   * Returns the new size. On a failed or aborted body the staged bytes are
+   * rolled back to `offset`. The caller holds the session (one writer).
    */
   append(uploadId: string, offset: number, body: Readable): Promise<number>;
   /** Size of what is staged now (0 when nothing was appended). */

@@ -137,7 +137,10 @@ export class FilesystemBlobStore implements BlobStore {
     let flushing: Promise<void> | undefined;
     try {
       const staged = (await handle.stat()).size;
-      if (staged !== offset) throw new UploadOffsetError(staged, offset);
+      if (staged < offset) throw new UploadOffsetError(staged, offset);
+      // Bytes past the offset were left by a writer that died mid-chunk
+      // (the session's row never moved): drop them, the client resends.
+      if (staged > offset) await handle.truncate(offset);
       if (offset === 0) await handle.chmod(PRIVATE_FILE_MODE); // whatever the umask
       if (offset === 0) running = { algorithm: 'sha256', hash: createDigester('sha256'), size: 0 };
       else if (running && running.size !== offset) running = undefined;
