@@ -117,7 +117,9 @@ export class Authenticator {
       }
     }
     if (!user.password_hash) return this.checkNothing(secret, priority);
-    const cacheKey = createHash('sha256').update(`${user.id}\0${secret}`).digest('base64');
+    // The stored hash is part of the key: a password changed by another
+    // process (a worker, another node) makes this entry unreachable at once.
+    const cacheKey = createHash('sha256').update(`${user.id}\0${user.password_hash}\0${secret}`).digest('base64');
     const cached = this.verifiedPasswords.get(cacheKey);
     if (cached && cached.until > now && cached.userId === user.id) return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: credentialStamp(user) };
     if (!(await this.passwordChecks.verify(user.password_hash, secret, priority))) return undefined;
