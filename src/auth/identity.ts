@@ -3,6 +3,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
 import { IdentityStore } from '../db/identity.js';
+import { SignInFailureLog } from '../db/signin-failures.js';
 import type { Database } from '../db/schema.js';
 import { RegistryError } from '../registry/errors.js';
 import { Accounts } from './accounts.js';
@@ -10,6 +11,7 @@ import { INITIAL_ADMIN } from './initial-admin-password.js';
 import { AuditLog } from './audit.js';
 import { Authenticator } from './authenticate.js';
 import { Authorizer } from './authorize.js';
+import { SharedSignInThrottle } from './rate-limit.js';
 import { generatePassword } from './secrets.js';
 import { TokenService } from './tokens.js';
 import { SYSTEM_ADMIN_ROLE } from './verbs.js';
@@ -39,7 +41,7 @@ export class Identity {
     await accounts.ensureBuiltinRoles();
     const createdAdminPassword = await bootstrapAdmin(accounts, store, options.adminPassword);
     const tokens = await TokenService.load(store, options.masterKey, options.service);
-    const identity = new Identity(store, accounts, new Authenticator(store), new Authorizer(store), tokens, new AuditLog(store, options.log));
+    const identity = new Identity(store, accounts, new Authenticator(store, new SharedSignInThrottle(new SignInFailureLog(db))), new Authorizer(store), tokens, new AuditLog(store, options.log));
     return { identity, createdAdminPassword: options.adminPassword ? undefined : createdAdminPassword };
   }
 }

@@ -17,13 +17,22 @@
 // refused: fifty parallel sign-ins with the right password, from an address
 // that has not failed, are all let in.
 //
-// Kept in process memory behind the SignInThrottle interface: behind N
-// processes an attacker gets N times the budget. A later issue moves the
-// throttle into PostgreSQL so that all nodes share one.
+// Attempts in progress are held in process memory; settled failures are
+// also written to a FailureLog in the database (SharedSignInThrottle), so
+// that all --workers processes and all nodes count against one budget.
 
 export interface SignInThrottle {
   /** Reserves an attempt by `name` from `address`, or says how long to wait. */
-  reserve(name: string, address: string, now?: number): Reservation;
+  reserve(name: string, address: string, now?: number): Reservation | Promise<Reservation>;
+}
+
+/** Failures recorded where every process sees them (the database). */
+export interface FailureLog {
+  /** Failure times (ms) other processes recorded for each of `keys` after `since`. */
+  othersSince(keys: string[], since: number): Promise<Map<string, number[]>>;
+  record(keys: string[], at: number): Promise<void>;
+  /** Forgets a key's failures, in every process's records. */
+  forget(key: string): Promise<void>;
 }
 
 export type Reservation =
@@ -77,22 +86,28 @@ export class InMemorySignInThrottle implements SignInThrottle {
     readonly address: Budget = ADDRESS_BUDGET,
   ) {}
 
-  reserve(name: string, address: string, now = Date.now()): Reservation {
-    const network = clientNetwork(address);
-    const pairKey = `pair:${name}\0${network}`;
-    const addressKey = `addr:${network}`;
+  /** `others`: failures other processes recorded, per key (see SharedSignInThrottle). */
+  reserve(name: string, address: string, now = Date.now(), others?: Map<string, number[]>): Reservation {
+    const { pairKey, addressKey } = throttleKeys(name, address);
     const pairAttempts = this.recent(pairKey, this.pair, now);
     const addressAttempts = this.recent(addressKey, this.address, now);
+    const withOthers = (key: string, own: Attempt[]) => {
+      const theirs = others?.get(key);
+      if (!theirs?.length) return own;
+      return [...theirs.map((at) => ({ at, pending: false })), ...own].sort((x, y) => x.at - y.at);
+    };
+    const pairAll = withOthers(pairKey, pairAttempts);
+    const addressAll = withOthers(addressKey, addressAttempts);
     const wait = (settledOnly: boolean) => {
       const times = (attempts: Attempt[]) => attempts.filter((a) => !settledOnly || !a.pending).map((a) => a.at);
-      return Math.max(waitMs(times(pairAttempts), this.pair, now), waitMs(times(addressAttempts), this.address, now));
+      return Math.max(waitMs(times(pairAll), this.pair, now), waitMs(times(addressAll), this.address, now));
     };
     const waitAll = wait(false);
     if (waitAll > 0) {
       const retryAfterSeconds = Math.ceil(waitAll / 1000);
       return wait(true) > 0 ? { granted: false, retryAfterSeconds } : { granted: false, retryAfterSeconds, settled: this.whenSettled([pairKey, addressKey]) };
     }
-    const cleanRecord = addressAttempts.length === 0;
+    const cleanRecord = addressAll.length === 0;
     const pairAttempt: Attempt = { at: now, pending: true };
     const addressAttempt: Attempt = { at: now, pending: true };
     this.failures.set(pairKey, [...pairAttempts, pairAttempt]);
@@ -148,6 +163,50 @@ export class InMemorySignInThrottle implements SignInThrottle {
       this.failures.delete(key);
     }
   }
+}
+
+/**
+ * The in-memory throttle, with the failures of every other process added
+ * from the database: an attacker behind a load balancer gets one budget,
+ * not one per node. The log is read on every reservation (one indexed
+ * query) and written on every failure.
+ */
+export class SharedSignInThrottle implements SignInThrottle {
+  /** Pair keys this process wrote failures for: a success forgets them in the log (a write only then). */
+  private readonly recorded = new Set<string>();
+
+  constructor(
+    private readonly log: FailureLog,
+    private readonly local = new InMemorySignInThrottle(),
+  ) {}
+
+  async reserve(name: string, address: string, now = Date.now()): Promise<Reservation> {
+    const { pairKey, addressKey } = throttleKeys(name, address);
+    const memory = Math.max(this.local.pair.memoryMs, this.local.address.memoryMs);
+    const others = await this.log.othersSince([pairKey, addressKey], now - memory);
+    const reservation = this.local.reserve(name, address, now, others);
+    if (!reservation.granted) return reservation;
+    const ignoreFailure = () => {}; // the local count still holds; the next failure is written again
+    return {
+      granted: true,
+      cleanRecord: reservation.cleanRecord,
+      release: () => {
+        reservation.release();
+        if (others.get(pairKey)?.length || this.recorded.delete(pairKey)) this.log.forget(pairKey).catch(ignoreFailure);
+      },
+      fail: () => {
+        reservation.fail();
+        if (this.recorded.size >= MAX_KEYS) this.recorded.clear(); // then a success may leave its pair's rows to expire
+        this.recorded.add(pairKey);
+        this.log.record([pairKey, addressKey], now).catch(ignoreFailure);
+      },
+    };
+  }
+}
+
+function throttleKeys(name: string, address: string): { pairKey: string; addressKey: string } {
+  const network = clientNetwork(address);
+  return { pairKey: `pair:${name}\0${network}`, addressKey: `addr:${network}` };
 }
 
 /** How long the next attempt must wait after these failures (0: it may go now). */

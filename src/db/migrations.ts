@@ -227,6 +227,19 @@ const migrations: Record<string, Migration> = {
       await db.schema.alterTable('uploads').addColumn('lease_until', 'bigint').execute();
     },
   },
+  '0007_signin_failures': {
+    // Failed sign-ins, so that the throttle's budgets hold across processes
+    // and nodes (src/db/signin-failures.ts); pruned after an hour.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('signin_failures')
+        .addColumn('key', 'varchar(64)', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('node', 'varchar(64)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('signin_failures_key_at').on('signin_failures').columns(['key', 'at']).execute();
+    },
+  },
 };
 
 export const migrationProvider: MigrationProvider = {

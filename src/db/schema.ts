@@ -71,6 +71,14 @@ export interface UploadsTable {
   lease_until: number | null;
 }
 
+/** A failed sign-in (see src/db/signin-failures.ts); `key` is a hashed throttle key. */
+export interface SignInFailuresTable {
+  key: string;
+  at: number;
+  /** The process that recorded it. */
+  node: string;
+}
+
 export interface UsersTable {
   id: Generated<number>;
   /** Unique; no '/' (members of an organization also log in as <org>/<username>). */
@@ -203,4 +211,5 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  signin_failures: SignInFailuresTable;
 }
