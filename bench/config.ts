@@ -1,6 +1,7 @@
 // Command-line / environment knobs. Every option `--foo-bar N` can also be
 // given as BENCH_FOO_BAR=N; `--quick` switches the defaults to a 1-2 minute smoke run.
 import { parseArgs } from 'node:util';
+import { BACKENDS, type BackendName } from './backends.js';
 
 export interface BenchConfig {
   quick: boolean;
@@ -30,6 +31,7 @@ export interface BenchConfig {
   bigLayerMiB: number;
   mono: 'auto' | 'single-post' | 'post-put';
   hatobaArgs: string[];
+  backend: BackendName;
   out?: string;
   keep: boolean;
 }
@@ -60,6 +62,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --big-layer-mib N           one N MiB monolithic push in round 1 (0 = skip; full: ${FULL.bigLayerMiB})
   --mono auto|single-post|post-put   how monolithic uploads are sent (auto: probe each server)
   --hatoba-args "..."         extra arguments for \`hatoba serve\` (e.g. "--workers 2")
+  --backend file|postgres-s3  where both keep their data (default file; postgres-s3 needs
+                              scripts/postgres/pg-up.sh and scripts/s3/ceph-up.sh running)
   --out FILE                  JSON result path (default bench/results/bench-<time>.json)
   --keep                      keep the servers' data directories
 Every option also reads BENCH_<NAME> from the environment (e.g. BENCH_ROUNDS=5).`;
@@ -68,7 +72,7 @@ export function parseConfig(argv: string[]): BenchConfig {
   const numeric = ['rounds', 'blob-count', 'blob-mib', 'blob-concurrency', 'chunk-mib', 'pull-passes', 'manifest-puts',
     'put-concurrency', 'get-requests', 'get-concurrency', 'hot-tags', 'tags', 'tags-page', 'tag-walks', 'repos',
     'catalog-page', 'catalog-walks', 'seed-concurrency', 'storm-pods', 'storm-layer-concurrency', 'big-layer-mib'] as const;
-  const strings = ['servers', 'scenarios', 'storm-layers', 'mono', 'hatoba-args', 'out'] as const;
+  const strings = ['servers', 'scenarios', 'storm-layers', 'mono', 'hatoba-args', 'backend', 'out'] as const;
   const options: Record<string, { type: 'string' | 'boolean' }> = { quick: { type: 'boolean' }, keep: { type: 'boolean' }, help: { type: 'boolean' } };
   for (const k of [...numeric, ...strings]) options[k] = { type: 'string' };
   const { values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true });
@@ -92,6 +96,8 @@ export function parseConfig(argv: string[]): BenchConfig {
   };
   const servers = (get('servers') ?? 'distribution,hatoba').split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of servers) if (s !== 'distribution' && s !== 'hatoba') throw new Error(`--servers: unknown server ${s}`);
+  const backend = get('backend') ?? 'file';
+  if (!(BACKENDS as string[]).includes(backend)) throw new Error(`--backend: ${backend} (one of ${BACKENDS.join(', ')})`);
   const mono = get('mono') ?? 'auto';
   if (!['auto', 'single-post', 'post-put'].includes(mono)) throw new Error(`--mono: ${mono}`);
   const cfg: BenchConfig = {
@@ -112,6 +118,7 @@ export function parseConfig(argv: string[]): BenchConfig {
     bigLayerMiB: num('big-layer-mib'),
     mono: mono as BenchConfig['mono'],
     hatobaArgs: (get('hatoba-args') ?? '').split(/\s+/).filter(Boolean),
+    backend: backend as BackendName,
     out: get('out'),
     keep: flag('keep'),
   };

@@ -12,6 +12,7 @@ import { errorLines, fmt, machineTable, noteLines, resultsTable, seedTable, summ
 import { buildFixture, SEED_ORDER, SEEDS } from './scenarios/fixture.js';
 import { SCENARIOS } from './scenarios/index.js';
 import { percentile } from './stats.js';
+import { prepareBackend } from './backends.js';
 import { checkDistribution, REPO_ROOT, startDistribution, startHatoba, type RunningServer } from './servers.js';
 
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -24,9 +25,11 @@ interface Target {
 
 /** Starts the servers into `out` (so that a failure half-way still stops the ones that run). */
 async function startAll(cfg: BenchConfig, out: Target[]): Promise<void> {
+  const backend = await prepareBackend(cfg.backend);
+  log(`backend ${backend.name}: ${backend.describe}`);
   for (const name of cfg.servers) {
     log(`starting ${name} ...`);
-    const server = name === 'distribution' ? await startDistribution(cfg.keep) : await startHatoba(cfg.keep, cfg.hatobaArgs);
+    const server = name === 'distribution' ? await startDistribution(cfg.keep, backend) : await startHatoba(cfg.keep, cfg.hatobaArgs, backend);
     log(`  ${server.version} at ${server.baseUrl} (pid ${server.pid}, data ${server.dataDir})`);
     const http = new HttpClient(server.baseUrl, 64);
     const target: Target = { server, reg: new Registry(name, http), rssResettable: resetPeakRss(server.pid) };

@@ -6,6 +6,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Backend } from './backends.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const DISTRIBUTION_BIN = process.env.BENCH_DISTRIBUTION_BIN ?? '/usr/bin/docker-registry';
@@ -118,7 +119,7 @@ function track(child: ChildProcess, tail: Tail) {
   return { exited: () => why, stop };
 }
 
-export async function startDistribution(keep: boolean): Promise<RunningServer> {
+export async function startDistribution(keep: boolean, backend: Backend): Promise<RunningServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hatoba-bench-distribution-'));
   const dataDir = path.join(dir, 'data');
   const port = await freePort();
@@ -131,8 +132,7 @@ export async function startDistribution(keep: boolean): Promise<RunningServer> {
     'storage:',
     '  cache:',
     '    blobdescriptor: inmemory', // as in Debian's default /etc/docker/registry/config.yml
-    '  filesystem:',
-    `    rootdirectory: ${dataDir}`,
+    ...backend.distributionStorage(dataDir),
     '  delete:',
     '    enabled: true',
     '  maintenance:',
@@ -145,7 +145,7 @@ export async function startDistribution(keep: boolean): Promise<RunningServer> {
   const configPath = path.join(dir, 'config.yml');
   writeFileSync(configPath, config);
   const tail = new Tail();
-  const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...backend.distributionEnv } });
   const t = track(child, tail);
   const baseUrl = `http://127.0.0.1:${port}`;
   await waitReady(baseUrl, child, t.exited, 30_000);
@@ -159,7 +159,7 @@ export async function startDistribution(keep: boolean): Promise<RunningServer> {
   };
 }
 
-export async function startHatoba(keep: boolean, extraArgs: string[]): Promise<RunningServer> {
+export async function startHatoba(keep: boolean, extraArgs: string[], backend: Backend): Promise<RunningServer> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'hatoba-bench-hatoba-'));
   const tail = new Tail();
   // The compiled server, as users run it (tsx would add its own ~50 MB and
@@ -168,8 +168,8 @@ export async function startHatoba(keep: boolean, extraArgs: string[]): Promise<R
   // Node flags as the installed `hatoba` runs with them (its shebang line),
   // plus BENCH_HATOBA_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
   const nodeArgs = [...installedNodeFlags(), ...(process.env.BENCH_HATOBA_NODE_ARGS ?? '').split(/\s+/).filter(Boolean)];
-  const args = [...nodeArgs, 'dist/cli/hatoba.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...extraArgs];
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = [...nodeArgs, 'dist/cli/hatoba.js', 'serve', '--listen', '127.0.0.1:0', '--data-dir', dir, '--log-level', 'warn', ...backend.hatobaArgs, ...extraArgs];
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...backend.hatobaEnv } });
   const t = track(child, tail);
   const baseUrl = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`hatoba did not print "listening on" within 60 s; output:\n${tail.get()}`)), 60_000);
