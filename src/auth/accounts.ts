@@ -4,7 +4,7 @@
 import type { AuthTokenRow, IdentityStore, RoleBindingRow, RobotRow, UserRow } from '../db/identity.js';
 import { parseRepositoryName, ReferenceFormatError } from '../formats/reference.js';
 import type { User as PublicUser, AuthToken as PublicToken, Robot as PublicRobot, RoleBinding as PublicRoleBinding } from '../formats/management-api.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { isWithin } from './authorize.js';
 import { DEFAULT_TOKEN_SCOPES, isTokenScope, parseTokenScopes, robotLogin, TOKEN_SCOPES, type Principal, type TokenScope } from './principal.js';
 import { generateId, generateSecret, hashPassword, hashSecret } from './secrets.js';

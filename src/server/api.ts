@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { mayManageAccount, TOKEN_SCOPES, type Principal } from '../auth/principal.js';
 import { VERBS, type Verb } from '../auth/verbs.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import type { AccessGuard } from './access.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 

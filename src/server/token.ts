@@ -8,7 +8,7 @@ import { principalName } from '../auth/principal.js';
 import { TokenError, type AccessEntry, type TokenSubject } from '../auth/tokens.js';
 import type { Verb } from '../auth/verbs.js';
 import { parseRepositoryName } from '../formats/reference.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import type { AccessGuard } from './access.js';
 import { decodeBasic } from './access.js';
 import { readLimited } from './request-body.js';
