@@ -4,7 +4,7 @@
 import type { AuthTokenRow, IdentityStore, RoleBindingRow, RobotRow, UserRow } from '../db/identity.js';
 import { parseRepositoryName, ReferenceFormatError } from '../formats/reference.js';
 import type { User as PublicUser, AuthToken as PublicToken, Robot as PublicRobot, RoleBinding as PublicRoleBinding } from '../formats/management-api.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { isWithin } from './authorize.js';
 import { DEFAULT_TOKEN_SCOPES, isTokenScope, parseTokenScopes, robotLogin, TOKEN_SCOPES, type Principal, type TokenScope } from './principal.js';
 import { generateId, generateSecret, hashPassword, hashSecret } from './secrets.js';
@@ -76,7 +76,9 @@ export class Accounts {
   /**
    * Creates a token; its secret is returned here and never again. Made by
    * `by` signed in with an auth token, it gets no scope that token lacks,
-   * does not outlive it, and is revoked with it.
+   * does not outlive it, and is revoked with it; made with an identity
+   * token (docker login's), it gets no scope that one lacks and expires
+   * with it at the latest.
    */
   async createToken(username: string, input: { name: string; expiresInDays?: number; scopes?: string[] }, by?: Principal): Promise<PublicToken & { secret: string }> {
     const user = await this.user(username);
@@ -96,6 +98,15 @@ export class Accounts {
         if (expires !== null && expires > parent.expires_at) throw invalid(`the new token must not outlive the token creating it (expires ${iso(parent.expires_at)})`);
         expires ??= parent.expires_at;
       }
+    }
+    if (by?.kind === 'user' && by.via === 'identity-token') {
+      const wider = scopes.filter((s) => !(by.scopes ?? []).includes(s));
+      if (wider.length > 0) throw denied(`an identity token cannot create a token wider than itself: it has no ${wider.join(', ')} scope`);
+      const limit = by.expiresAt ?? now;
+      if (expires !== null && expires > limit) {
+        throw invalid(`the new token must not outlive the identity token from docker login creating it (expires ${iso(limit)}); sign in with the password (hatoba login) for a longer-lived one`);
+      }
+      expires ??= limit;
     }
     const secret = generateSecret(24);
     const row = {

@@ -27,6 +27,10 @@ export class AuditLog {
   ) {}
 
   async record(event: AuditEvent): Promise<void> {
+    // Beside who, which of their credentials: after a leak, the log tells
+    // what that token did (a password sign-in adds nothing).
+    const credential = typeof event.principal === 'string' ? undefined : credentialOf(event.principal);
+    const detail = credential ? { ...event.detail, credential } : event.detail;
     const entry: AuditEntry = {
       at: Date.now(),
       principal: truncate(typeof event.principal === 'string' ? event.principal : principalName(event.principal), AUDIT_PRINCIPAL_MAX),
@@ -34,7 +38,7 @@ export class AuditLog {
       resource: truncate(event.resource, AUDIT_RESOURCE_MAX),
       result: event.result,
       remote_addr: event.remote ? truncate(event.remote, 64) : null,
-      detail: event.detail ? truncate(JSON.stringify(event.detail), AUDIT_DETAIL_MAX) : null,
+      detail: detail ? truncate(JSON.stringify(detail), AUDIT_DETAIL_MAX) : null,
     };
     try {
       await this.identity.appendAudit(entry);
@@ -43,6 +47,13 @@ export class AuditLog {
       this.log?.error({ err, audit: entry }, 'could not write the audit log');
     }
   }
+}
+
+function credentialOf(p: Principal): string | undefined {
+  if (p.kind !== 'user') return undefined;
+  if (p.via === 'token') return `auth token ${p.tokenId ?? ''}`.trim();
+  if (p.via === 'identity-token') return 'identity token';
+  return undefined;
 }
 
 /** Cut to `max` characters, marking the cut with an ellipsis. */

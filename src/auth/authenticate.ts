@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import type { IdentityStore, UserRow } from '../db/identity.js';
 import { PasswordChecks, type CheckPriority } from './password-checks.js';
 import { InMemorySignInThrottle, type SignInThrottle } from './rate-limit.js';
-import { parseRobotLogin, parseTokenScopes, type Principal } from './principal.js';
+import { IDENTITY_TOKEN_SCOPES, parseRobotLogin, parseTokenScopes, type Principal } from './principal.js';
 import { secretMatches, unknownUserHash } from './secrets.js';
 import type { TokenSubject } from './tokens.js';
 
@@ -74,11 +74,14 @@ export class Authenticator {
   /**
    * Resolves the principal a bearer or refresh token was issued to, if it
    * still exists, is enabled, and the credential it signed in with is still
-   * good (auth token not revoked or expired, password not changed).
+   * good (auth token not revoked or expired, password not changed). One
+   * signed in with a refresh token that a password sign-in got (docker
+   * login's identity token) holds token rights, not the password's.
    */
   async resolve(subject: TokenSubject): Promise<Principal | undefined> {
     const now = Date.now();
     if (subject.kind === 'anonymous' || subject.id === undefined) return undefined;
+    if (subject.refreshExpiresAt !== undefined && subject.refreshExpiresAt <= now) return undefined;
     if (subject.kind === 'robot') {
       const robot = await this.identity.robotById(subject.id);
       if (!robot || robot.disabled || (robot.expires_at !== null && robot.expires_at <= now)) return undefined;
@@ -94,6 +97,9 @@ export class Authenticator {
     // Without a stamp (issued before stamps): good only while the user was never disabled.
     if (subject.credentialStamp === undefined ? user.credential_epoch !== 0 : subject.credentialStamp !== stamp) return undefined;
     if (token) return { kind: 'user', id: user.id, username: user.username, via: 'token', tokenId: token.id, scopes: parseTokenScopes(token.scopes), credentialStamp: stamp };
+    if (subject.refreshExpiresAt !== undefined) {
+      return { kind: 'user', id: user.id, username: user.username, via: 'identity-token', scopes: [...IDENTITY_TOKEN_SCOPES], expiresAt: subject.refreshExpiresAt, credentialStamp: stamp };
+    }
     return { kind: 'user', id: user.id, username: user.username, via: 'password', credentialStamp: stamp };
   }
 

@@ -50,9 +50,9 @@ export function verbsOn(grants: Grants, resource: string): Set<Verb> {
   // A robot acts only inside its own namespace, whatever it is bound to.
   if (principal.kind === 'robot' && (resource === '' || !isWithin(resource, principal.namespace))) return verbs;
   for (const prefix of prefixes) for (const v of grants.byNamespace.get(prefix) ?? []) verbs.add(v as Verb);
-  // Signed in with an auth token: no more than its scopes, whatever the roles
-  // (none, should a token principal come without them).
-  if (principal.kind === 'user' && principal.via === 'token') {
+  // Signed in with an auth or identity token: no more than its scopes,
+  // whatever the roles (none, should a token principal come without them).
+  if (principal.kind === 'user' && principal.via !== 'password') {
     const scoped = new Set((principal.scopes ?? []).flatMap((s) => SCOPE_VERBS[s]));
     for (const v of verbs) if (!scoped.has(v)) verbs.delete(v);
   }

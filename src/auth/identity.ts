@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import { IdentityStore } from '../db/identity.js';
 import { SignInFailureLog } from '../db/signin-failures.js';
 import type { Database } from '../db/schema.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { Accounts } from './accounts.js';
 import { INITIAL_ADMIN } from './initial-admin-password.js';
 import { AuditLog } from './audit.js';

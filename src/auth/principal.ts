@@ -7,16 +7,30 @@ export type Principal =
       kind: 'user';
       id: number;
       username: string;
-      via: 'password' | 'token';
+      /**
+       * `identity-token`: docker login's identity token (the refresh token a
+       * password sign-in got from /v2/token), which holds token rights, not
+       * the password's.
+       */
+      via: 'password' | 'token' | 'identity-token';
       tokenId?: string;
-      /** Signed in with an auth token: it holds at most these (see authorize.ts). */
+      /** Signed in with an auth or identity token: it holds at most these (see authorize.ts). */
       scopes?: TokenScope[];
+      /** Signed in with an identity token: when it expires (ms); nothing it creates outlives it. */
+      expiresAt?: number;
       /** Ends the bearer and refresh tokens issued for this sign-in when the credential changes or the user is disabled. */
       credentialStamp?: string;
     }
   | { kind: 'robot'; id: number; namespace: string; name: string };
 
 export { TOKEN_SCOPES, DEFAULT_TOKEN_SCOPES, type TokenScope };
+
+/**
+ * What an identity token from a password sign-in holds: every scope an auth
+ * token may be given (so admin commands work after docker login), and so no
+ * more than an auth token could; never the password-only rights.
+ */
+export const IDENTITY_TOKEN_SCOPES: readonly TokenScope[] = TOKEN_SCOPES;
 
 export function isTokenScope(value: string): value is TokenScope {
   return (TOKEN_SCOPES as readonly string[]).includes(value);

@@ -21,6 +21,12 @@ export interface TokenSubject {
   tokenId?: string;
   /** For password sign-ins: ends the refresh token when the password changes. */
   credentialStamp?: string;
+  /**
+   * Set when the holder signed in with a refresh token (docker login's
+   * identity token): when that expires (ms). Access tokens issued for it
+   * carry it, so their holder keeps the identity token's rights and limits.
+   */
+  refreshExpiresAt?: number;
   name: string;
 }
 
@@ -105,7 +111,9 @@ export class TokenService {
 
   async issueRefresh(subject: TokenSubject): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
-    return this.sign({ hatoba: subjectClaim(subject) }, subject.name, now, REFRESH_TTL_SECONDS, 'refresh');
+    // A refresh token never extends the life of the one it came from.
+    const ttl = subject.refreshExpiresAt === undefined ? REFRESH_TTL_SECONDS : Math.min(REFRESH_TTL_SECONDS, Math.floor(subject.refreshExpiresAt / 1000) - now);
+    return this.sign({ hatoba: subjectClaim(subject) }, subject.name, now, ttl, 'refresh');
   }
 
   async verifyAccess(token: string): Promise<{ subject: TokenSubject; access: AccessEntry[] }> {
@@ -122,8 +130,10 @@ export class TokenService {
     return result;
   }
 
+  /** The subject, marked as signed in with this refresh token until it expires. */
   async verifyRefresh(token: string): Promise<TokenSubject> {
-    return readSubject(await this.verify(token, 'refresh'));
+    const payload = await this.verify(token, 'refresh');
+    return { ...readSubject(payload), refreshExpiresAt: (payload.exp ?? 0) * 1000 };
   }
 
   private async sign(claims: Record<string, unknown>, sub: string, now: number, ttl: number, use: 'access' | 'refresh'): Promise<string> {
@@ -160,15 +170,16 @@ export class TokenService {
 }
 
 function subjectClaim(s: TokenSubject): Record<string, unknown> {
-  return { kind: s.kind, id: s.id, tid: s.tokenId, pws: s.credentialStamp };
+  return { kind: s.kind, id: s.id, tid: s.tokenId, pws: s.credentialStamp, rex: s.refreshExpiresAt === undefined ? undefined : Math.floor(s.refreshExpiresAt / 1000) };
 }
 
 function readSubject(payload: JWTPayload): TokenSubject {
-  const claim = payload.hatoba as { kind?: string; id?: number; tid?: string; pws?: string } | undefined;
+  const claim = payload.hatoba as { kind?: string; id?: number; tid?: string; pws?: string; rex?: number } | undefined;
   const kind = claim?.kind;
   if (kind !== 'user' && kind !== 'robot' && kind !== 'anonymous') throw new TokenError('invalid token: no subject');
   if (kind !== 'anonymous' && typeof claim?.id !== 'number') throw new TokenError('invalid token: no subject id');
   const subject: TokenSubject = { kind, id: claim?.id, tokenId: claim?.tid, name: payload.sub ?? '' };
   if (claim?.pws !== undefined) subject.credentialStamp = claim.pws;
+  if (typeof claim?.rex === 'number') subject.refreshExpiresAt = claim.rex * 1000;
   return subject;
 }

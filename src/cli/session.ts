@@ -2,12 +2,14 @@
 // --server, else $HATOBA_SERVER, else the server of the last `hatoba login`
 // (or the only one left); the credentials are found where docker finds them
 // (credentials/credentials-for.ts: the server's credential helper,
-// credsStore, then `auths`).
-import { ManagementClient } from '../client/management-client.js';
+// credsStore, then `auths`). docker login's identity token works too: the
+// client trades it at the token endpoint for a bearer token for the API,
+// which holds token rights (no password change, no longer-lived tokens).
+import { ManagementClient, type Me } from '../client/management-client.js';
 import { clientTls } from '../client/trust.js';
 import { parseServerAddress } from '../client/server-address.js';
 import { knownUrl, readState } from './cli-state.js';
-import { credentialsFor, type FoundCredentials } from '../credentials/credentials-for.js';
+import { credentialsFor, usernameOf, type FoundCredentials } from '../credentials/credentials-for.js';
 import { readDockerConfig } from '../credentials/docker-config.js';
 import { dockerConfigFile } from '../credentials/files.js';
 import { CliError, explain, type ErrorContext } from './errors.js';
@@ -67,21 +69,22 @@ export async function resolveTarget(opts: ServerOptions): Promise<Target> {
 export async function openSession(opts: ServerOptions): Promise<Session> {
   const { server, url, found } = await resolveTarget(opts);
   const secret = found.secret;
-  if (!('password' in secret)) {
-    // docker login kept a refresh token, which only /v2/ takes; the
-    // management API takes a password, auth token or robot secret.
-    throw new CliError(
-      `the credentials for ${server} (in ${found.source === 'helper' ? `docker-credential-${found.helper}` : found.configFile}) are an identity token from docker login, which the management API does not take`,
-      `sign in with a password or an auth token instead: hatoba login ${server} (docker, skopeo and podman keep working; they read the same store)`,
-    );
+  const client = new ManagementClient(url, 'password' in secret ? { username: secret.username, password: secret.password } : { identityToken: secret.identityToken }, { tls: clientTls() });
+  const context: ErrorContext = { server, url, storedCredentials: true, username: usernameOf(secret) };
+  if (context.username === undefined) {
+    // A credential helper keeps no user name with an identity token: the server tells it.
+    try {
+      context.username = loginOf(await client.me());
+    } catch (err) {
+      throw explain(err, context);
+    }
   }
-  const client = new ManagementClient(url, { username: secret.username, password: secret.password }, { tls: clientTls() });
-  const context: ErrorContext = { server, url, storedCredentials: true, username: secret.username };
+  const username = context.username;
   return {
     client,
     server,
     url,
-    username: secret.username,
+    username,
     context,
     async run(call) {
       try {
@@ -91,4 +94,9 @@ export async function openSession(opts: ServerOptions): Promise<Session> {
       }
     },
   };
+}
+
+/** The name `me` signs in as (`robot$<namespace>+<name>` for a robot). */
+function loginOf(me: Me): string {
+  return me.kind === 'robot' ? `robot$${me.namespace}+${me.name}` : (me.username ?? me.kind);
 }

@@ -2,17 +2,27 @@
 // checking credentials the way docker login does (/v2/ and the token
 // endpoint). Requests carry Basic credentials up front (the API's 401 has
 // no Basic challenge to answer, so that browsers never offer to store a
-// password for it); failures become ApiError (carrying the OCI error code
-// and message) or ConnectionError.
+// password for it), or, with docker login's identity token, a bearer
+// token for MANAGEMENT_API_SCOPE: the identity token is an OAuth2 refresh
+// token, which goes to the token endpoint only. Failures become ApiError
+// (carrying the OCI error code and message) or ConnectionError.
 
+import { Authenticator, basicHeader, type Scope } from './registry-auth.js';
+import { RegistryApiError, RegistryConnectionError } from './registry-errors.js';
 import { HttpTransport, type TransportOptions } from './registry-http.js';
-import type { AuthToken, NewAuthToken, Robot, RoleBinding, SubjectKind, TokenScope, User, UserChanges } from '../formats/management-api.js';
+import { MANAGEMENT_API_SCOPE, type AuthToken, type NewAuthToken, type Robot, type RoleBinding, type SubjectKind, type TokenScope, type User, type UserChanges } from '../formats/management-api.js';
 
 export type { AuthToken, NewAuthToken, Robot, RoleBinding, SubjectKind, TokenScope, User, UserChanges } from '../formats/management-api.js';
 
+/** A password, a personal auth token or a robot secret. */
 export interface Credentials {
   username: string;
   password: string;
+}
+
+/** docker login's identity token (the refresh token /v2/token gave a sign-in). */
+export interface IdentityTokenCredentials {
+  identityToken: string;
 }
 
 // --- the API's JSON shapes (see docs/access.md); the shared ones are in
@@ -21,8 +31,8 @@ export interface Credentials {
 export interface Me {
   kind: 'user' | 'robot' | 'anonymous';
   username?: string;
-  via?: 'password' | 'token';
-  /** Signed in with an auth token: its scopes. */
+  via?: 'password' | 'token' | 'identity-token';
+  /** Signed in with an auth or identity token: its scopes. */
   scopes?: TokenScope[];
   namespace?: string;
   name?: string;
@@ -135,16 +145,21 @@ export class ManagementClient {
   private readonly timeoutMs: number;
   private readonly fetchImpl: typeof fetch;
   private readonly userAgent: string;
+  /** Gets (and renews) the bearer token for the API when the credentials are an identity token. */
+  private readonly tokens?: Authenticator;
 
   constructor(
     baseUrl: string,
-    readonly credentials?: Credentials,
+    readonly credentials?: Credentials | IdentityTokenCredentials,
     options: ClientOptions = {},
   ) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 30_000;
-    this.fetchImpl = options.fetch ?? (options.tls ? transportFetch(new HttpTransport({ tls: options.tls, timeoutMs: this.timeoutMs })) : fetch);
+    const identityToken = credentials && 'identityToken' in credentials ? credentials.identityToken : undefined;
+    const transport = options.tls || identityToken !== undefined ? new HttpTransport({ tls: options.tls, timeoutMs: this.timeoutMs }) : undefined;
+    this.fetchImpl = options.fetch ?? (options.tls ? transportFetch(transport!) : fetch);
     this.userAgent = options.userAgent ?? 'hatoba-cli';
+    if (identityToken !== undefined) this.tokens = new Authenticator(transport!, new URL(`${this.baseUrl}/`), { credentials: { identityToken }, clientId: this.userAgent });
   }
 
   // --- signing in --------------------------------------------------------------------
@@ -295,8 +310,28 @@ export class ManagementClient {
   // --- plumbing ---------------------------------------------------------------------
 
   private requireCredentials(): Credentials {
-    if (!this.credentials) throw new Error('this client has no credentials');
+    if (!this.credentials || !('password' in this.credentials)) throw new Error('this client has no user name and password to check');
     return this.credentials;
+  }
+
+  /** The Authorization header the stored credentials give an API request. */
+  private async authorization(): Promise<string | undefined> {
+    const creds = this.credentials;
+    if (!creds) return undefined;
+    if ('password' in creds) return basicHeader(creds.username, creds.password);
+    let header: string | undefined;
+    try {
+      // The token endpoint's refresh_token grant, where GET /v2/'s challenge points.
+      header = await this.tokens!.authorization([{ ...MANAGEMENT_API_SCOPE, actions: [...MANAGEMENT_API_SCOPE.actions] } satisfies Scope]);
+    } catch (err) {
+      if (err instanceof RegistryApiError) throw new ApiError(err.status, err.code, err.serverMessage, err.detail, err.errors, err.retryAfter, err.url);
+      if (err instanceof RegistryConnectionError) throw new ConnectionError(err.url, err.message, err.code);
+      throw new ApiError(0, 'UNSUPPORTED', (err as Error).message);
+    }
+    if (!header?.startsWith('Bearer ')) {
+      throw new ApiError(401, 'UNAUTHORIZED', `${this.baseUrl} does not hand out tokens, so the identity token from docker login cannot sign in to its management API`);
+    }
+    return header;
   }
 
   private async json<T>(method: string, url: string, body?: unknown): Promise<T> {
@@ -313,8 +348,8 @@ export class ManagementClient {
   private async send(method: string, url: string, options: { body?: unknown; auth?: Credentials | null } = {}): Promise<Response> {
     const target = /^https?:\/\//.test(url) ? url : `${this.baseUrl}${url}`;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': this.userAgent };
-    const auth = options.auth === undefined ? this.credentials : options.auth;
-    if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`, 'utf8').toString('base64')}`;
+    const authorization = options.auth === undefined ? await this.authorization() : options.auth && basicHeader(options.auth.username, options.auth.password);
+    if (authorization) headers.authorization = authorization;
     let body: string | undefined;
     if (options.body !== undefined) {
       headers['content-type'] = 'application/json';

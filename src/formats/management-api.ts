@@ -19,6 +19,14 @@ export const TOKEN_SCOPES = ['pull', 'push', 'api'] as const;
 export type TokenScope = (typeof TOKEN_SCOPES)[number];
 export const DEFAULT_TOKEN_SCOPES: readonly TokenScope[] = ['pull', 'push'];
 
+/**
+ * The token-protocol scope (`registry:<name>:<actions>`, as `registry:catalog:*`)
+ * of an access token that /api/v1 takes as a bearer credential. A client
+ * holding docker login's identity token (an OAuth2 refresh token, which
+ * only the token endpoint may see) asks POST /v2/token for it.
+ */
+export const MANAGEMENT_API_SCOPE = { type: 'registry', name: 'api', actions: ['*'] } as const;
+
 /** A personal auth token as listed; its secret is shown only when created. */
 export interface AuthToken {
   id: string;

@@ -7,7 +7,7 @@ import type { Digest } from '../formats/digest.js';
 import { resolveRange, type ByteRange } from '../formats/http-range.js';
 import type { RepositoryName } from '../formats/reference.js';
 import { BlobNotFoundError, type BlobFile, type BlobStore } from '../storage/blob-store.js';
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { SmallBlobCache } from './small-blob-cache.js';
 
 export interface BlobRead {

@@ -7,7 +7,7 @@ import { digestAlgorithm, digestOf, type Digest } from '../formats/digest.js';
 import { ManifestFormatError, parseManifest, type Descriptor } from '../formats/manifest.js';
 import { OCI_INDEX } from '../formats/media-types.js';
 import type { ManifestReference, RepositoryName } from '../formats/reference.js';
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { requireRepository } from './repositories.js';
 import { indexAfter, TagListCache, tagListFromJson, type TagList } from './tag-list-cache.js';
 

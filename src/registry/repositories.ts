@@ -2,7 +2,7 @@
 // repository the registry has never seen.
 import type { Metadata } from '../db/metadata.js';
 import type { RepositoryName } from '../formats/reference.js';
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 
 export async function requireRepository(meta: Metadata, name: RepositoryName): Promise<number> {
   const id = await meta.findRepository(name);

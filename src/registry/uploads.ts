@@ -9,7 +9,7 @@ import type { Digest } from '../formats/digest.js';
 import type { ByteRange } from '../formats/http-range.js';
 import type { RepositoryName } from '../formats/reference.js';
 import { DigestMismatchError, UPLOAD_ID_PATTERN, UploadOffsetError, type BlobStore } from '../storage/blob-store.js';
-import { RegistryError } from './errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 
 /** How long a chunk waits for the previous request on the same session. */
 const LOCK_WAIT_MS = 10_000;

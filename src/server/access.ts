@@ -7,7 +7,7 @@ import type { Identity } from '../auth/identity.js';
 import { ANONYMOUS, type Principal } from '../auth/principal.js';
 import { TokenError, type AccessEntry } from '../auth/tokens.js';
 import type { Verb } from '../auth/verbs.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 
 export interface RequestAuth {
   principal: Principal;

@@ -1,13 +1,15 @@
 // The management REST API under /api/v1: users, auth tokens, robots,
 // groups, organizations, projects, roles, role bindings and the audit log.
 // JSON in and out; Basic credentials (password, auth token or robot
-// secret), sent up front; every decision through authorize(), every write
-// and denial in the audit log.
+// secret) sent up front, or a bearer token for MANAGEMENT_API_SCOPE (what
+// a client holding docker login's identity token gets); every decision
+// through authorize(), every write and denial in the audit log.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { mayManageAccount, TOKEN_SCOPES, type Principal } from '../auth/principal.js';
 import { VERBS, type Verb } from '../auth/verbs.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
+import { MANAGEMENT_API_SCOPE } from '../formats/management-api.js';
 import type { AccessGuard } from './access.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 
@@ -93,22 +95,30 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
     const principal = await signedIn(req, reply);
     if (await authorizer.authorize(principal, verb, resource)) return principal;
     await audit.record({ principal, action: `api.${verb}`, resource: resource || '(instance)', result: 'denied', remote: req.ip, detail: { route: req.routeOptions.url } });
-    throw new RegistryError('DENIED', `you need the ${verb} right on ${resource || 'the instance'} for this${principal.kind === 'user' && principal.via === 'token' ? ' (and an auth token with a scope that allows it)' : ''}`);
+    throw new RegistryError('DENIED', `you need the ${verb} right on ${resource || 'the instance'} for this${principal.kind === 'user' && principal.via !== 'password' ? ' (and an auth token with a scope that allows it)' : ''}`);
   }
 
   /**
    * The caller, signed in with Basic credentials (password, auth token or
-   * robot secret). Registry bearer tokens, the anonymous one included, are
-   * scoped to repositories and refused here. The 401's challenge is not
-   * `Basic`: that would make browsers ask for a password and send it with
-   * every later request, cross-site forms included. Clients send
-   * credentials up front.
+   * robot secret), or with a bearer token granted MANAGEMENT_API_SCOPE
+   * (only token holders get one: its principal has token rights). Bearer
+   * tokens without it, the anonymous one included, are scoped to
+   * repositories and refused here. The 401's challenge is not `Basic`:
+   * that would make browsers ask for a password and send it with every
+   * later request, cross-site forms included. Clients send credentials up
+   * front.
    */
   async function signedIn(req: FastifyRequest, reply: FastifyReply): Promise<Principal> {
     const auth = await guard.auth(req);
-    if (auth.credentials === 'bearer' || auth.principal.kind === 'anonymous') {
+    const bearerForApi = auth.credentials === 'bearer' && grantsApi(auth.granted ?? []) && !(auth.principal.kind === 'user' && auth.principal.via === 'password');
+    if ((auth.credentials === 'bearer' && !bearerForApi) || auth.principal.kind === 'anonymous') {
       reply.header('WWW-Authenticate', `Hatoba realm="${guard.service}"`);
-      throw new RegistryError('UNAUTHORIZED', auth.credentials === 'bearer' ? 'the management API takes Basic credentials, not registry bearer tokens' : 'sign in first: send Basic credentials (a password, auth token or robot secret)');
+      throw new RegistryError(
+        'UNAUTHORIZED',
+        auth.credentials === 'bearer'
+          ? `the management API takes Basic credentials, or a bearer token for the scope ${scopeText(MANAGEMENT_API_SCOPE)}, not registry bearer tokens`
+          : 'sign in first: send Basic credentials (a password, auth token or robot secret)',
+      );
     }
     return auth.principal;
   }
@@ -167,9 +177,10 @@ function managementRoutes(app: FastifyInstance, guard: AccessGuard): void {
     const changes = await body(req, userChanges);
     // Users may change their own password and email; the rest is for admins.
     const principal = changes.disabled === undefined ? await selfOrAdmin(req, reply, username!) : await need(req, reply, 'admin', '');
-    // A leaked auth token must not be enough to take the account over.
+    // A leaked auth or identity token must not be enough to take the account over.
     if (changes.password !== undefined && principal.kind === 'user' && principal.username === username && principal.via !== 'password') {
-      throw new RegistryError('DENIED', 'changing your password needs your current password, not an auth token: sign in with the password');
+      await audit.record({ principal, action: 'api.account', resource: username!, result: 'denied', remote: req.ip, detail: { route: req.routeOptions.url, via: principal.via } });
+      throw new RegistryError('DENIED', `changing your password needs your current password, not ${principal.via === 'identity-token' ? 'the identity token docker login stored' : 'an auth token'}: sign in with the password`);
     }
     // Nor to move the e-mail (where resets go) or to touch the tokens.
     if (changes.email !== undefined || changes.revokeTokens) await mayManage(req, principal, username!);
@@ -438,6 +449,14 @@ function time(value: string | undefined, what: string): number | undefined {
 
 function notFound(message: string): never {
   throw new RegistryError('NOT_FOUND', message);
+}
+
+function grantsApi(granted: { type: string; name: string; actions: string[] }[]): boolean {
+  return granted.some((a) => a.type === MANAGEMENT_API_SCOPE.type && a.name === MANAGEMENT_API_SCOPE.name && a.actions.includes('*'));
+}
+
+function scopeText(scope: { type: string; name: string; actions: readonly string[] }): string {
+  return `${scope.type}:${scope.name}:${scope.actions.join(',')}`;
 }
 
 function describe(p: Principal): Record<string, unknown> {

@@ -7,7 +7,7 @@ import { principalName } from '../auth/principal.js';
 import { DigestFormatError, parseDigest, type Digest } from '../formats/digest.js';
 import { parseContentRange, RangeFormatError, type ByteRange } from '../formats/http-range.js';
 import { parseManifestReference, parseRepositoryName, ReferenceFormatError, referenceString, type ManifestReference, type RepositoryName } from '../formats/reference.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { manifestTooLarge } from '../registry/manifests.js';
 import type { Registry } from '../registry/registry.js';
 import type { AccessGuard } from './access.js';

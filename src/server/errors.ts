@@ -5,7 +5,7 @@
 // parser finds before any route runs are written by client-errors.ts with
 // the same envelope. On /v2/ only the spec's 14 codes ever leave.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isOciErrorCode, RegistryError } from '../registry/errors.js';
+import { isOciErrorCode, RegistryError } from '../formats/error-codes.js';
 import { BodyTooLargeError } from './request-body.js';
 
 export interface EnvelopeEntry {

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerOptions } from 'node:http';
 import type { Socket } from 'node:net';
 import { Server as TlsServer, type TLSSocket } from 'node:tls';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import { hasBody } from './request-body.js';
 
 export interface ConnectionLimits {

@@ -1,14 +1,18 @@
 // The Docker token service: GET /v2/token (Basic credentials or none) and
 // POST /v2/token (OAuth2 password and refresh_token grants, as docker login
 // and containerd use them). A token grants only what authorize() allows;
-// asking for more is not an error, it just grants less.
+// asking for more is not an error, it just grants less. Besides repository
+// scopes it grants `registry:catalog:*` and MANAGEMENT_API_SCOPE, which
+// lets a holder of docker login's identity token use /api/v1 (with that
+// token's rights, never a password's).
 import type { FastifyInstance } from 'fastify';
 import type { Principal } from '../auth/principal.js';
 import { principalName } from '../auth/principal.js';
 import { TokenError, type AccessEntry, type TokenSubject } from '../auth/tokens.js';
 import type { Verb } from '../auth/verbs.js';
+import { MANAGEMENT_API_SCOPE } from '../formats/management-api.js';
 import { parseRepositoryName } from '../formats/reference.js';
-import { RegistryError } from '../registry/errors.js';
+import { RegistryError } from '../formats/error-codes.js';
 import type { AccessGuard } from './access.js';
 import { decodeBasic } from './access.js';
 import { readLimited } from './request-body.js';
@@ -59,7 +63,9 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
     } else {
       return reply.code(400).send(oauthError('unsupported_grant_type', 'grant_type must be password or refresh_token', 'UNSUPPORTED'));
     }
-    const body = await respond(principal, scopes, true);
+    // The refresh_token grant answers the same refresh token, not a new one
+    // (so an identity token's life is never extended).
+    const body = await respond(principal, scopes, !refreshToken);
     if (refreshToken) body.refresh_token = refreshToken;
     return reply.send({ ...body, scope: scopes.join(' ') });
   });
@@ -90,6 +96,13 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
     if (type === 'registry' && name === 'catalog') {
       return principal.kind === 'anonymous' ? undefined : { type, name, actions: ['*'] };
     }
+    if (type === MANAGEMENT_API_SCOPE.type && name === MANAGEMENT_API_SCOPE.name) {
+      // A password signs in to /api/v1 with Basic; a bearer token standing in
+      // for it would carry its rights (changing the password) in a token
+      // that /v2/ clients pass around. Tokens are for token holders.
+      const tokenHolder = principal.kind === 'robot' || (principal.kind === 'user' && principal.via !== 'password');
+      return tokenHolder ? { type, name, actions: [...MANAGEMENT_API_SCOPE.actions] } : undefined;
+    }
     if (type !== 'repository') return undefined;
     let repository: string;
     try {
@@ -107,7 +120,7 @@ export function tokenRoutes(app: FastifyInstance, guard: AccessGuard): void {
 function subjectOf(p: Principal): TokenSubject {
   if (p.kind === 'anonymous') return { kind: 'anonymous', name: '' };
   if (p.kind === 'robot') return { kind: 'robot', id: p.id, name: principalName(p) };
-  return { kind: 'user', id: p.id, tokenId: p.tokenId, credentialStamp: p.credentialStamp, name: p.username };
+  return { kind: 'user', id: p.id, tokenId: p.tokenId, credentialStamp: p.credentialStamp, refreshExpiresAt: p.via === 'identity-token' ? p.expiresAt : undefined, name: p.username };
 }
 
 /** Refuses, before any sign-in or authorize() work, a request for more scopes than any client needs. */

@@ -112,7 +112,17 @@ test('issueRefresh / verifyRefresh round trip (30 days)', async () => {
   const claims = decodeJwt(refresh);
   assert.equal(claims.exp! - claims.iat!, 30 * 24 * 3600);
   assert.equal(claims.access, undefined, 'a refresh token grants no access by itself');
-  assert.deepEqual(await tokens.verifyRefresh(refresh), USER);
+  // The subject comes back marked as signed in with this refresh token, until it expires.
+  assert.deepEqual(await tokens.verifyRefresh(refresh), { ...USER, refreshExpiresAt: claims.exp! * 1000 });
+});
+
+test('a refresh token issued for a refresh-token holder never outlives the one it came from', async () => {
+  const refreshExpiresAt = (Math.floor(Date.now() / 1000) + 3600) * 1000;
+  const claims = decodeJwt(await tokens.issueRefresh({ ...USER, refreshExpiresAt }));
+  assert.equal(claims.exp! * 1000, refreshExpiresAt);
+  // Access tokens carry the mark, so their holder keeps the identity token's rights.
+  const access = (await tokens.issueAccess({ ...USER, refreshExpiresAt }, ACCESS)).token;
+  assert.equal((await tokens.verifyAccess(access)).subject.refreshExpiresAt, refreshExpiresAt);
 });
 
 test('an access token is not a refresh token, and a refresh token is not an access token', async () => {

@@ -161,16 +161,23 @@ test('docker login through the helper, then hatoba whoami, tag ls and an admin c
     ok(tags, 'tag ls with the identity token');
     assert.match(tags.stdout, /\bv1\b/);
 
-    // The management API takes only a password, auth token or robot secret:
-    // the admin command says so and what to do, instead of "not logged in".
-    const admin = await s.hatoba(['get', 'users', '--server', host]);
-    assert.equal(admin.code, 1, show(admin));
-    assert.match(admin.stderr, /identity token from docker login/);
-    assert.match(admin.stderr, new RegExp(`hatoba login ${host.replace(/\./g, '\\.')}`));
-    assert.doesNotMatch(admin.stderr, /not logged in/);
+    // Admin commands too: the CLI trades the identity token at /v2/token for
+    // a bearer token for the management API, with token rights.
+    const project = `seeds-admin-${s.repo.split('-').at(-1)}`;
+    ok(await s.hatoba(['project', 'create', project, '--server', host]), 'an admin command after docker login');
+    const projects = await s.hatoba(['get', 'projects', '--server', host]);
+    ok(projects, 'get projects after docker login');
+    assert.match(projects.stdout, new RegExp(`^${project}\\b`, 'm'));
+    ok(await s.hatoba(['get', 'users', '--server', host]), 'get users after docker login');
+    // Not the password's rights: changing it needs the password itself.
+    const passwd = await s.hatoba(['user', 'passwd', '--server', host, '--password-stdin'], 'a-new-Pa55word');
+    assert.equal(passwd.code, 1, show(passwd));
+    assert.match(passwd.stderr, /needs your current password, not the identity token docker login stored/);
+    assert.doesNotMatch(passwd.stderr, /not logged in|at .*\.ts:\d+/);
 
-    // hatoba login over it: the same helper entry, and admin commands work.
+    // hatoba login over it: the same helper entry, now with the password's rights.
     ok(await s.hatoba(['login', host, '-u', ADMIN.username, '--password-stdin'], ADMIN.password), 'hatoba login');
+    assert.match((await s.hatoba(['whoami', '--server', host])).stdout, /signed in with a password/);
     ok(await s.hatoba(['get', 'users', '--server', host]), 'admin command after hatoba login');
     ok(await s.run(DOCKER!, ['manifest', 'inspect', '--insecure', `${host}/${s.repo}:v1`]), 'docker still signs in');
   });

@@ -10,7 +10,7 @@ import { INITIAL_ADMIN, removeInitialAdminPassword } from '../../auth/initial-ad
 import { generatePassword } from '../../auth/secrets.js';
 import { openSqlite } from '../../db/connect.js';
 import { IdentityStore } from '../../db/identity.js';
-import { RegistryError } from '../../registry/errors.js';
+import { RegistryError } from '../../formats/error-codes.js';
 import { backupDataDir, DataDirError, requireDataDirectory, type BackupStep } from '../../storage/data-dir-backup.js';
 import { CliError } from '../errors.js';
 import { newPassword, passwordOptions } from '../prompt.js';

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import Fastify from 'fastify';
 
-import { API_ERROR_CODES, ERROR_CODES, isOciErrorCode, OCI_ERROR_CODES, RegistryError } from '../../src/registry/errors.js';
+import { API_ERROR_CODES, ERROR_CODES, isOciErrorCode, OCI_ERROR_CODES, RegistryError } from '../../src/formats/error-codes.js';
 import { describeClientError } from '../../src/server/client-errors.js';
 import { codeForStatus, installErrorHandlers } from '../../src/server/errors.js';
 import { BodyTooLargeError } from '../../src/server/request-body.js';

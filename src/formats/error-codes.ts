@@ -1,6 +1,9 @@
 // The registry's error codes, registered once: each has the HTTP status and
 // the message the OCI distribution spec gives it. The domain throws
-// RegistryError; server/errors.ts turns it into the JSON envelope.
+// RegistryError; server/errors.ts turns it into the JSON envelope. It is
+// part of the wire protocol, not of the registry domain, so it lives here
+// where registry/, auth/ and server/ can all use it without importing
+// each other.
 //
 // Cases the spec has no code of its own for, and the code they answer:
 //   a tag that is not valid syntax, on PUT      400 MANIFEST_INVALID
