@@ -118,7 +118,12 @@ export class IdentityStore {
   }
 
   /** Revokes every token of a user (a password reset that asks for it) and their descendants; returns how many. */
+  /**
+   * Revokes the user's auth tokens and counts up credential_epoch, which
+   * also ends the bearer and refresh (identity) tokens of password sign-ins.
+   */
   async revokeAuthTokensOf(userId: number, at: number): Promise<number> {
+    await this.db.updateTable('users').set((eb) => ({ credential_epoch: eb('credential_epoch', '+', 1) })).where('id', '=', userId).execute();
     const own = await this.db.selectFrom('auth_tokens').select('id').where('user_id', '=', userId).where('revoked_at', 'is', null).execute();
     return (await this.revokeWithDescendants(own.map((t) => t.id), at)).length;
   }

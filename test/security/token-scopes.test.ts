@@ -168,6 +168,7 @@ test('an identity token mints no token that outlives it or is wider than it', as
 
 for (const [what, end] of [
   ['a password reset with revokeTokens', (u: string) => api.ok('PATCH', `/api/v1/users/${u}`, { password: 'reset-by-admin-Pa55', revokeTokens: true })],
+  ['revokeTokens alone, without a new password', (u: string) => api.ok('PATCH', `/api/v1/users/${u}`, { revokeTokens: true })],
   ['disabling the user (also after enabling again)', async (u: string) => {
     await api.ok('PATCH', `/api/v1/users/${u}`, { disabled: true });
     await api.ok('PATCH', `/api/v1/users/${u}`, { disabled: false });
