@@ -51,8 +51,8 @@ interface Identity {
   name: string;
   /** A robot's namespace: the only one it can act in. */
   namespace?: string;
-  /** How the credentials sign in. */
-  via: 'password' | 'token' | 'identity-token' | 'unknown';
+  /** How the credentials sign in (a robot's secret is neither: left out). */
+  via?: 'password' | 'token' | 'identity-token';
   /** Signed in with an auth token: its scopes. */
   scopes?: string[];
   server: string;
@@ -77,7 +77,7 @@ async function whoami(opts: ServerOptions): Promise<Identity> {
     kind: me.kind,
     name: robot ? `robot$${me.namespace}+${me.name}` : (me.username ?? me.kind),
     ...(robot && me.namespace !== undefined ? { namespace: me.namespace } : {}),
-    via: me.via ?? 'unknown',
+    ...(me.via ? { via: me.via } : {}),
     ...(me.scopes ? { scopes: me.scopes } : {}),
     server: session.server,
   };
