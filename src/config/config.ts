@@ -185,7 +185,8 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
       origins[key] = origin;
     }
   };
-  if (filePath) layer(Object.entries(readConfigFile(filePath)).map(([key, value]) => [key, value, `${key} in the config file ${filePath}`]));
+  const fileOrigin = sources.file !== undefined ? 'the flag --config' : 'the environment variable HATOBA_CONFIG';
+  if (filePath) layer(Object.entries(readConfigFile(filePath, fileOrigin)).map(([key, value]) => [key, value, `${key} in the config file ${filePath}`]));
   layer(
     Object.entries(ENV_KEYS)
       .filter(([variable]) => env[variable] !== undefined && env[variable] !== '')
@@ -272,12 +273,14 @@ function isOrigin(value: string): boolean {
   return url.origin !== 'null' && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+function readConfigFile(path: string, origin: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'there is no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new ConfigError(`cannot read config file ${path} (named by ${origin}): ${why}`);
   }
   let doc: unknown;
   try {

@@ -43,3 +43,9 @@ test('a later source is the one named', () => {
   writeFileSync(path, 'log_level: debug\n');
   assert.match(message({ file: path, env: { HATOBA_LOG_LEVEL: 'loud' } }), /\(from the environment variable HATOBA_LOG_LEVEL\)/);
 });
+
+test('a config file that cannot be read is named with what named it', () => {
+  const missing = join(dir, 'missing.yaml');
+  assert.equal(message({ file: missing, env: {} }), `cannot read config file ${missing} (named by the flag --config): there is no such file`);
+  assert.equal(message({ env: { HATOBA_CONFIG: dir } }), `cannot read config file ${dir} (named by the environment variable HATOBA_CONFIG): it is a directory`);
+});
