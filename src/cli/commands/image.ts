@@ -1,5 +1,5 @@
-// `hatoba image load|tag|ls|inspect|rm|push|pull|copy`, `hatoba repo ls`
-// and `hatoba tag ls`: moving images between tarballs (docker save,
+// `hatoba image load|tag|ls|inspect|rm|push|pull|copy` (`repo ls` and
+// `tag ls` are in catalog.ts): moving images between tarballs (docker save,
 // skopeo), OCI layouts, S3, the local content store and registries, with
 // no Docker engine. Front end only: the formats/ readers and writers, the
 // registry client and the content store do the work.

@@ -106,8 +106,13 @@ export function registerToolCommands(program: Command): void {
       try {
         await pipeline(body, createWriteStream(target, { flags: 'wx' }));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${target} already exists`, 'name another file, or remove it first');
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new CliError(`${target} already exists`, 'name another file, or remove it first');
         await rm(target, { force: true });
+        // The local file system's refusals are the user's to fix, not bugs.
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOSPC' || code === 'EROFS') {
+          throw new CliError(`cannot write ${target}: ${(err as Error).message}`, code === 'ENOSPC' ? 'free some space, or write elsewhere' : 'check that its directory exists and is writable');
+        }
         throw err;
       }
       process.stderr.write(`hatoba: wrote ${size} bytes to ${target}\n`);
