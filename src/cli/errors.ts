@@ -44,13 +44,23 @@ export function explain(err: unknown, ctx: ErrorContext = {}): CliError {
           );
         }
         return new CliError(`unauthorized: ${message}`, `check the user name and password (or auth token) and try again`);
-      case 'DENIED':
+      case 'DENIED': {
+        // A robot acts only inside its namespace, whatever it is bound to: no binding would help outside it.
+        const robot = ctx.username ? robotNamespace(ctx.username) : undefined;
+        const resource = /\bright on (.+?) for this/.exec(message)?.[1];
+        if (robot !== undefined && resource !== undefined && !within(resource === 'the instance' ? '' : resource, robot)) {
+          return new CliError(
+            `denied: ${message}`,
+            `${ctx.username} is a robot account of namespace ${robot}: it can act only in ${robot} and below, and no role binding changes that; sign in as a user for this (hatoba login ${server} -u USER)`,
+          );
+        }
         // The server's message may carry its own advice (e.g. the role to ask for).
         if (/ask an administrator/i.test(message) || !/\bright\b|\brole\b|permission/i.test(message)) return new CliError(`denied: ${message}`);
         return new CliError(
           `denied: ${message}`,
           `${ctx.username ? `${ctx.username} lacks` : 'you lack'} that right; ask an administrator for a role binding that grants it (see: hatoba get roles)`,
         );
+      }
       case 'TOOMANYREQUESTS':
         return new CliError(`too many requests: ${message}`, `wait${err.retryAfter ? ` ${err.retryAfter} s` : ' a little'} and try again`);
       case 'NOT_FOUND':
@@ -87,6 +97,16 @@ export function explain(err: unknown, ctx: ErrorContext = {}): CliError {
     return new CliError(`cannot reach ${where}: ${err.message}`);
   }
   return new CliError((err as Error)?.message ?? String(err));
+}
+
+/** The namespace of a robot login `robot$NAMESPACE+NAME`; undefined for anyone else. */
+function robotNamespace(username: string): string | undefined {
+  return /^robot\$(.+)\+[^+]+$/.exec(username)?.[1];
+}
+
+/** `resource` is `namespace` or below it ('' is the instance, above everything). */
+function within(resource: string, namespace: string): boolean {
+  return resource === namespace || resource.startsWith(`${namespace}/`);
 }
 
 /** Errors that are the user's to act on (as opposed to bugs, which get a stack trace). */

@@ -7,6 +7,9 @@ import { INITIAL_ADMIN, initialAdminPasswordFile } from '../auth/initial-admin-p
 import { useCaFile } from '../client/trust.js';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { explain, isExpected, report } from './errors.js';
+import { silenceSdkNodeVersionWarning } from './sdk-warnings.js';
+
+silenceSdkNodeVersionWarning();
 
 const program = new Command();
 program
@@ -125,6 +128,7 @@ if (process.argv[2] !== 'serve') {
   (await import('./commands/admin.js')).registerAdminCommands(program);
   (await import('./commands/tools.js')).registerToolCommands(program);
   (await import('./commands/image.js')).registerImageCommands(program);
+  (await import('./commands/catalog.js')).registerCatalogCommands(program);
   (await import('./commands/data-dir.js')).registerDataDirCommands(program);
 }
 

@@ -1,9 +1,16 @@
 // Printing results: `-o table` (aligned columns with upper-case headers, as
-// kubectl prints them), `-o json` and `-o yaml`.
+// kubectl prints them), `-o json`, `-o yaml`, and for listings `-o name`
+// (`kind/name` per line, as kubectl prints it, for scripts).
 import { stringify } from 'yaml';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+/** The formats of commands that list or show named things. */
+export const NAMED_OUTPUT_FORMATS = [...OUTPUT_FORMATS, 'name'] as const;
+export type NamedOutputFormat = (typeof NAMED_OUTPUT_FORMATS)[number];
+
+/** How `-o name` names a row: `kind/name`. */
+export type NameOf<T> = (row: T) => string;
 
 export interface Column<T> {
   header: string;
@@ -19,7 +26,8 @@ export function printDocument(value: unknown, format: Exclude<OutputFormat, 'tab
  * Lists rows: a table, or the array as JSON/YAML. An empty table prints
  * kubectl's "No resources found" on stderr and nothing on stdout.
  */
-export function printList<T>(rows: T[], columns: Column<T>[], format: OutputFormat, what = 'resources'): void {
+export function printList<T>(rows: T[], columns: Column<T>[], format: NamedOutputFormat, what = 'resources', nameOf?: NameOf<T>): void {
+  if (format === 'name') return printNames(rows, nameOf);
   if (format !== 'table') return printDocument(rows, format);
   if (rows.length === 0) {
     process.stderr.write(`No ${what} found.\n`);
@@ -29,9 +37,16 @@ export function printList<T>(rows: T[], columns: Column<T>[], format: OutputForm
 }
 
 /** Shows one object: a one-row table, or the object as JSON/YAML. */
-export function printOne<T>(row: T, columns: Column<T>[], format: OutputFormat): void {
+export function printOne<T>(row: T, columns: Column<T>[], format: NamedOutputFormat, nameOf?: NameOf<T>): void {
+  if (format === 'name') return printNames([row], nameOf);
   if (format !== 'table') return printDocument(row, format);
   process.stdout.write(table([row], columns));
+}
+
+/** `-o name`: one `kind/name` per line, nothing else (an empty list prints nothing, as kubectl does). */
+function printNames<T>(rows: T[], nameOf: NameOf<T> | undefined): void {
+  if (!nameOf) throw new Error('-o name needs a way to name the rows'); // a bug: every caller offering -o name passes one
+  for (const row of rows) process.stdout.write(`${nameOf(row)}\n`);
 }
 
 export function table<T>(rows: T[], columns: Column<T>[]): string {

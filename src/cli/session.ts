@@ -37,26 +37,32 @@ export interface Target {
   found: FoundCredentials;
 }
 
-/** The server a command means and the credentials stored for it; a CliError when there are none. */
-export async function resolveTarget(opts: ServerOptions): Promise<Target> {
+/**
+ * The server a command means when none is given: $HATOBA_SERVER, else the
+ * current one (the last `hatoba login`), else the only one logged in to;
+ * a CliError saying what to give when there is none.
+ */
+export async function chosenServer(given?: string, howToGive = 'pass --server SERVER'): Promise<string> {
+  given ??= process.env.HATOBA_SERVER;
+  if (given) return given;
   const state = await readState();
   const config = await readDockerConfig();
   const has = async (server: string) => (await credentialsFor(server, { config })) !== undefined;
-  let given = opts.server ?? process.env.HATOBA_SERVER;
-  if (!given) {
-    // Only servers logged in to with `hatoba login`: other entries of the
-    // Docker config may be any registry.
-    if (state.current && (await has(state.current))) given = state.current;
-    else {
-      const known: string[] = [];
-      for (const k of Object.keys(state.servers ?? {})) if (await has(k)) known.push(k);
-      if (known.length === 1) given = known[0];
-      else if (known.length > 1) throw new CliError(`logged in to several servers (${known.join(', ')})`, 'pick one with --server SERVER (or set HATOBA_SERVER)');
-    }
-  }
-  if (!given) {
-    throw new CliError('no server given, and not logged in to any with hatoba login', 'run: hatoba login SERVER (or pass --server SERVER, or set HATOBA_SERVER)');
-  }
+  // Only servers logged in to with `hatoba login`: other entries of the
+  // Docker config may be any registry.
+  if (state.current && (await has(state.current))) return state.current;
+  const known: string[] = [];
+  for (const k of Object.keys(state.servers ?? {})) if (await has(k)) known.push(k);
+  if (known.length === 1) return known[0]!;
+  if (known.length > 1) throw new CliError(`logged in to several servers (${known.join(', ')}), and none is current`, `pick one: ${howToGive} (or set HATOBA_SERVER)`);
+  throw new CliError('no server given, and not logged in to any with hatoba login', `run: hatoba login SERVER (or ${howToGive}, or set HATOBA_SERVER)`);
+}
+
+/** The server a command means and the credentials stored for it; a CliError when there are none. */
+export async function resolveTarget(opts: ServerOptions): Promise<Target> {
+  const given = await chosenServer(opts.server);
+  const state = await readState();
+  const config = await readDockerConfig();
   const address = parseServerAddress(given, { insecure: opts.insecure });
   const url = address.explicitScheme || opts.insecure ? address.url : (knownUrl(state, address.key) ?? address.url);
   const found = await credentialsFor(address.key, { config });

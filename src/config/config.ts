@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DURATION_FORMS, formatDuration, parseDuration } from '../formats/duration.js';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -22,6 +23,37 @@ function listOf<T extends z.ZodType>(item: T) {
   return z.preprocess((v) => (typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter((s) => s !== '') : v), z.array(item)).default([]);
 }
 
+/** A duration in the one syntax (`90s`, `15m`, `2h`, `7d`), as milliseconds, from `min` up to `max`. */
+function duration(min: number, max = Number.MAX_SAFE_INTEGER) {
+  return z.unknown().transform((value, ctx) => {
+    let ms: number;
+    try {
+      if (typeof value !== 'string') throw new Error();
+      ms = parseDuration(value);
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `${JSON.stringify(value)} is not a duration; write ${DURATION_FORMS}` });
+      return z.NEVER;
+    }
+    if (ms < min || ms > max) {
+      ctx.addIssue({ code: 'custom', message: `must be from ${formatDuration(min)}${max < Number.MAX_SAFE_INTEGER ? ` to ${formatDuration(max)}` : ' up'}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/**
+ * The duration keys and the older keys in whole seconds or days that they
+ * stand beside (both kept working): one source gives one of the two, and a
+ * later source (env over file, flag over env) overrides either.
+ */
+const DURATION_ALIASES = {
+  upload_idle_timeout: 'upload_idle_timeout_seconds',
+  header_timeout: 'header_timeout_seconds',
+  body_idle_timeout: 'body_idle_timeout_seconds',
+  audit_retention: 'audit_retention_days',
+} as const;
+
 export const configSchema = z
   .object({
     listen: z.string().regex(LISTEN, 'listen must be HOST:PORT, e.g. 127.0.0.1:5000').default('127.0.0.1:5000'),
@@ -30,6 +62,7 @@ export const configSchema = z
     manifest_max_bytes: z.coerce.number().int().positive().max(64 * 1024 * 1024).default(4 * 1024 * 1024),
     /** Upload sessions idle this long are discarded. */
     upload_idle_timeout_seconds: z.coerce.number().int().positive().default(24 * 3600),
+    upload_idle_timeout: duration(1000).optional(),
     /** Server processes sharing the port (node:cluster). */
     workers: z.coerce.number().int().min(1).max(64).default(1),
     /** The `service` of the token protocol (also the JWT issuer and audience). */
@@ -55,14 +88,18 @@ export const configSchema = z
     api_allowed_origins: listOf(z.string().url().refine(isOrigin, 'each of api_allowed_origins must be an origin: scheme://host[:port], no path')),
     /** A client that has not finished sending its request headers by then is disconnected. */
     header_timeout_seconds: z.coerce.number().int().positive().max(3600).default(30),
+    header_timeout: duration(1000, 3600_000).optional(),
     /** A request body that brings no byte for this long ends the request (idle, not total). */
     body_idle_timeout_seconds: z.coerce.number().int().positive().max(86400).default(60),
+    body_idle_timeout: duration(1000, 86_400_000).optional(),
     /** Open connections; one more is answered 429 and closed. */
     max_connections: z.coerce.number().int().positive().default(1000),
     /** Open upload sessions of one user or robot; one more is 429. */
     max_upload_sessions_per_principal: z.coerce.number().int().positive().default(1000),
     /** Audit rows older than this are deleted (at start and hourly). */
     audit_retention_days: z.coerce.number().int().positive().default(90),
+    /** As audit_retention_days, in the duration syntax (at least an hour: rows are pruned hourly). */
+    audit_retention: duration(3600_000).optional(),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -102,6 +139,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_LOG_LEVEL: 'log_level',
   HATOBA_MANIFEST_MAX_BYTES: 'manifest_max_bytes',
   HATOBA_UPLOAD_IDLE_TIMEOUT_SECONDS: 'upload_idle_timeout_seconds',
+  HATOBA_UPLOAD_IDLE_TIMEOUT: 'upload_idle_timeout',
   HATOBA_TOKEN_SERVICE: 'token_service',
   HATOBA_WORKERS: 'workers',
   HATOBA_PUBLIC_URL: 'public_url',
@@ -112,9 +150,12 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_API_ALLOWED_ORIGINS: 'api_allowed_origins',
   HATOBA_HEADER_TIMEOUT_SECONDS: 'header_timeout_seconds',
   HATOBA_BODY_IDLE_TIMEOUT_SECONDS: 'body_idle_timeout_seconds',
+  HATOBA_HEADER_TIMEOUT: 'header_timeout',
+  HATOBA_BODY_IDLE_TIMEOUT: 'body_idle_timeout',
   HATOBA_MAX_CONNECTIONS: 'max_connections',
   HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
   HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
+  HATOBA_AUDIT_RETENTION: 'audit_retention',
 };
 
 export class ConfigError extends Error {}
@@ -129,42 +170,101 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   const env = sources.env ?? process.env;
   const filePath = sources.file ?? env.HATOBA_CONFIG;
   const merged: Record<string, unknown> = {};
-  if (filePath) Object.assign(merged, readConfigFile(filePath));
-  for (const [variable, key] of Object.entries(ENV_KEYS)) {
-    if (env[variable] !== undefined && env[variable] !== '') merged[key] = env[variable];
-  }
-  for (const [key, value] of Object.entries(sources.flags ?? {})) if (value !== undefined) merged[key] = value;
+  // Where each value came from, so that an error names it.
+  const origins: Record<string, string> = {};
+  const layer = (entries: [key: string, value: unknown, origin: string][]) => {
+    for (const [key, , origin] of entries) {
+      const partner = durationPartner(key);
+      const both = partner && entries.find(([k]) => k === partner);
+      if (both) throw new ConfigError(`invalid configuration: ${origin} and ${both[2]} set the same thing; give one of ${key} and ${partner}`);
+    }
+    for (const [key, value, origin] of entries) {
+      const partner = durationPartner(key);
+      if (partner) delete merged[partner];
+      merged[key] = value;
+      origins[key] = origin;
+    }
+  };
+  const fileOrigin = sources.file !== undefined ? 'the flag --config' : 'the environment variable HATOBA_CONFIG';
+  if (filePath) layer(Object.entries(readConfigFile(filePath, fileOrigin)).map(([key, value]) => [key, value, `${key} in the config file ${filePath}`]));
+  layer(
+    Object.entries(ENV_KEYS)
+      .filter(([variable]) => env[variable] !== undefined && env[variable] !== '')
+      .map(([variable, key]) => [key, env[variable], `the environment variable ${variable}`]),
+  );
+  layer(
+    Object.entries(sources.flags ?? {})
+      .filter(([, value]) => value !== undefined)
+      .map(([key, value]) => [key, value, `the flag --${key.replace(/_/g, '-')}`]),
+  );
 
   const result = configSchema.safeParse(merged);
   if (!result.success) {
-    const problems = result.error.issues.map((i) => `  ${i.path.join('.') || '(config)'}: ${i.message}`).join('\n');
+    const problems = result.error.issues.flatMap((i) => describeIssue(i, origins, filePath)).join('\n');
     throw new ConfigError(`invalid configuration${filePath ? ` (file ${filePath})` : ''}:\n${problems}`);
   }
   const c = result.data;
   const m = LISTEN.exec(c.listen)!;
   const port = Number(m[2]);
-  if (port > 65535) throw new ConfigError(`invalid configuration: listen port ${port} is above 65535`);
+  if (port > 65535) throw new ConfigError(`invalid configuration: listen port ${port} is above 65535${origins.listen ? ` (from ${origins.listen})` : ''}`);
   return {
     host: m[1]!.replace(/^\[|\]$/g, ''),
     port,
     dataDir: resolve(c.data_dir),
     logLevel: c.log_level,
     manifestMaxBytes: c.manifest_max_bytes,
-    uploadIdleTimeoutMs: c.upload_idle_timeout_seconds * 1000,
+    uploadIdleTimeoutMs: c.upload_idle_timeout ?? c.upload_idle_timeout_seconds * 1000,
     tokenService: c.token_service,
     workers: c.workers,
     publicUrl: c.public_url,
     tls: c.tls_cert && c.tls_key ? { cert: resolve(c.tls_cert), key: resolve(c.tls_key), clientCa: c.tls_client_ca && resolve(c.tls_client_ca) } : undefined,
     trustedProxies: c.trusted_proxies,
     apiAllowedOrigins: c.api_allowed_origins.map((o) => new URL(o).origin),
-    headerTimeoutMs: c.header_timeout_seconds * 1000,
-    bodyIdleTimeoutMs: c.body_idle_timeout_seconds * 1000,
+    headerTimeoutMs: c.header_timeout ?? c.header_timeout_seconds * 1000,
+    bodyIdleTimeoutMs: c.body_idle_timeout ?? c.body_idle_timeout_seconds * 1000,
     maxConnections: c.max_connections,
     maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
-    auditRetentionDays: c.audit_retention_days,
+    auditRetentionDays: c.audit_retention !== undefined ? c.audit_retention / 86_400_000 : c.audit_retention_days,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };
+}
+
+/** The other key of a duration pair (`header_timeout` and `header_timeout_seconds`), if `key` is one. */
+function durationPartner(key: string): string | undefined {
+  for (const [short, long] of Object.entries(DURATION_ALIASES)) {
+    if (key === short) return long;
+    if (key === long) return short;
+  }
+  return undefined;
+}
+
+/** One line per problem: the key, what is wrong, and the flag, variable or file that set it. */
+function describeIssue(issue: z.core.$ZodIssue, origins: Record<string, string>, filePath: string | undefined): string[] {
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((key) => `  ${key}: not a configuration key (in the config file ${filePath}); the keys are listed in docs/configuration.md`);
+  }
+  const key = String(issue.path[0] ?? '');
+  const origin = origins[key];
+  return [`  ${issue.path.join('.') || '(config)'}: ${plainMessage(issue)}${origin ? ` (from ${origin})` : ''}`];
+}
+
+/** zod's wording for the common cases, said as a rule ("must be a whole number"); the schema's own messages as they are. */
+function plainMessage(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_value':
+      return `must be one of ${issue.values.map(String).join(', ')}`;
+    case 'invalid_type':
+      return issue.expected === 'number' || issue.expected === 'int' ? 'must be a whole number' : `must be a ${issue.expected}`;
+    case 'too_small':
+      return issue.origin === 'number' ? `must be ${issue.inclusive ? 'at least' : 'above'} ${issue.minimum}` : issue.message;
+    case 'too_big':
+      return issue.origin === 'number' ? `must be ${issue.inclusive ? 'at most' : 'below'} ${issue.maximum}` : issue.message;
+    case 'invalid_format':
+      return issue.format === 'url' ? 'must be a URL, e.g. https://registry.example' : issue.message;
+    default:
+      return issue.message;
+  }
 }
 
 function isOrigin(value: string): boolean {
@@ -173,12 +273,14 @@ function isOrigin(value: string): boolean {
   return url.origin !== 'null' && (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username;
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+function readConfigFile(path: string, origin: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'there is no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (err as Error).message;
+    throw new ConfigError(`cannot read config file ${path} (named by ${origin}): ${why}`);
   }
   let doc: unknown;
   try {

@@ -294,7 +294,7 @@ describe('admin commands', () => {
   test('audit: the writes, filtered by principal', async () => {
     const r = await admin.run(['audit', '--principal', 'admin', '--since', '1h', '--limit', '500', '-o', 'json']);
     assert.equal(r.code, 0, show(r));
-    const { entries } = JSON.parse(r.stdout) as { entries: { principal: string; action: string; resource: string }[] };
+    const entries = JSON.parse(r.stdout) as { principal: string; action: string; resource: string }[];
     assert.ok(entries.length > 0);
     assert.ok(entries.every((e) => e.principal === 'admin'));
     assert.ok(entries.some((e) => e.action === 'user.create' && e.resource === 'jdoe'), r.stdout);

@@ -132,6 +132,12 @@ test('s3 ls and get against Ceph RGW; a wrong secret is refused clearly', s3Test
   const again = await home.run(['s3', 'get', `s3://${bucket}/images/oracle_db.tar`, target], { env });
   assert.notEqual(again.code, 0);
   assert.match(again.stderr, /already exists/);
+  // A destination that cannot be written is the user's to fix: a message, no stack trace.
+  const nowhere = await home.run(['s3', 'get', `s3://${bucket}/images/oracle_db.tar`, join(home.dir, 'no-such-dir', 'x.tar')], { env });
+  assert.equal(nowhere.code, 1, show(nowhere));
+  assert.match(nowhere.stderr, /cannot write .*no-such-dir\/x\.tar: ENOENT.*\nhatoba: check that its directory exists and is writable/, show(nowhere));
+  assert.doesNotMatch(nowhere.stderr, /\n\s+at [\w.<]/, 'no stack trace');
+  assert.doesNotMatch(ls.stderr + get.stderr, /NodeVersionSupportWarning/, 'the SDK notice is not shown');
 
   const wrong = await home.run(['s3', 'ls', `s3://${bucket}`], { env: { ...env, AWS_SECRET_ACCESS_KEY: 'not-the-secret' } });
   assert.notEqual(wrong.code, 0);

@@ -1,5 +1,5 @@
-// `hatoba image load|tag|ls|inspect|rm|push|pull|copy`, `hatoba repo ls`
-// and `hatoba tag ls`: moving images between tarballs (docker save,
+// `hatoba image load|tag|ls|inspect|rm|push|pull|copy` (`repo ls` and
+// `tag ls` are in catalog.ts): moving images between tarballs (docker save,
 // skopeo), OCI layouts, S3, the local content store and registries, with
 // no Docker engine. Front end only: the formats/ readers and writers, the
 // registry client and the content store do the work.
@@ -170,16 +170,6 @@ export function registerImageCommands(program: Command): void {
       'credentials for both registries (default: from hatoba login / the Docker config)',
     ),
   ).action((src: string, dest: string, opts: TransferOpts & { allTags?: boolean; referrers?: boolean; platform?: string; srcCreds?: string; destCreds?: string }) => copy(src, dest, opts));
-
-  const repo = program.command('repo').description('repositories of a registry');
-  registryOptions(outputOption(repo.command('ls').alias('list').description('list the repositories you may see (the registry catalog)').argument('<server>', 'HOST[:PORT]'))).action(
-    (server: string, opts: RegistryOptions & { output: OutputFormat }) => repoList(server, opts),
-  );
-
-  const tagCmd = program.command('tag').description('tags of a repository');
-  registryOptions(outputOption(tagCmd.command('ls').alias('list').description('list the tags of a repository').argument('<repository>', 'HOST[:PORT]/REPOSITORY'))).action(
-    (ref: string, opts: RegistryOptions & { output: OutputFormat }) => tagList(ref, opts),
-  );
 }
 
 // --- load, tag, ls, inspect, rm ------------------------------------------------------
@@ -591,27 +581,5 @@ async function copy(src: string, dest: string, opts: TransferOpts & { allTags?: 
     }
     if (opts.json) printDocument({ copied, stats: total, seconds: (Date.now() - started) / 1000 }, 'json');
     else if (!opts.quiet) process.stderr.write(`${statsLine(total)}\n`);
-  });
-}
-
-// --- repo ls, tag ls ---------------------------------------------------------------------------
-
-async function repoList(server: string, opts: RegistryOptions & { output: OutputFormat }): Promise<void> {
-  await guarded(async (track) => {
-    const host = server.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-    const conn = track(await connect(server.includes('://') ? server : host, opts));
-    const repos = await conn.client.listRepositories();
-    if (opts.output !== 'table') return printDocument({ repositories: repos }, opts.output);
-    printList(repos.map((r) => ({ r })), [{ header: 'repository', value: (x) => x.r }], 'table', 'repositories');
-  });
-}
-
-async function tagList(ref: string, opts: RegistryOptions & { output: OutputFormat }): Promise<void> {
-  await guarded(async (track) => {
-    const remote = requireRemoteRef(ref, 'repository');
-    const conn = track(await connect(remote.registry, opts));
-    const tags = await conn.client.listTags(remote.repository);
-    if (opts.output !== 'table') return printDocument({ name: remote.repository, tags }, opts.output);
-    printList(tags.map((t) => ({ t })), [{ header: 'tag', value: (x) => x.t }], 'table', 'tags');
   });
 }

@@ -1,5 +1,5 @@
 // `hatoba login`, `hatoba logout` and `hatoba whoami`.
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ManagementClient } from '../../client/management-client.js';
 import { clientTls } from '../../client/trust.js';
 import { dockerKey, parseServerAddress } from '../../client/server-address.js';
@@ -7,6 +7,7 @@ import { forgetServer, readState, rememberServer, writeState } from '../cli-stat
 import { credentialsFor, eraseCredentials, saveCredentials, usernameOf } from '../../credentials/credentials-for.js';
 import { identityTokenSubject } from '../../credentials/identity-token.js';
 import { CliError, explain } from '../errors.js';
+import { NAMED_OUTPUT_FORMATS, printDocument, type NamedOutputFormat } from '../output.js';
 import { canPrompt, promptLine, promptSecret, readStdinSecret } from '../prompt.js';
 import { openSession, resolveTarget, type ServerOptions } from '../session.js';
 
@@ -39,24 +40,57 @@ export function registerLoginCommands(program: Command): void {
     .description('show who the stored credentials sign in as')
     .option('--server <server>', 'registry (default: $HATOBA_SERVER or the last one logged in to)')
     .option('--insecure', 'use plain HTTP to the server')
-    .action(async (opts: ServerOptions) => {
-      const target = await resolveTarget(opts);
-      if ('identityToken' in target.found.secret) {
-        // docker login's refresh token: the token service says whose it is.
-        let who: string;
-        try {
-          who = await identityTokenSubject(target.url, target.found.secret.identityToken, clientTls());
-        } catch (err) {
-          throw explain(err, { server: target.server, url: target.url, storedCredentials: true });
-        }
-        process.stdout.write(`${who} (signed in with an identity token from docker login) at ${target.server}\n`);
-        return;
-      }
-      const session = await openSession(opts);
-      const me = await session.run((c) => c.me());
-      const who = me.kind === 'robot' ? `robot$${me.namespace}+${me.name}` : (me.username ?? me.kind);
-      process.stdout.write(`${who} (${me.kind}${me.via ? `, signed in with ${me.via === 'token' ? 'an auth token' : 'a password'}` : ''}) at ${session.server}\n`);
-    });
+    .addOption(new Option('-o, --output <format>', 'output format (table: one line; name: kind/name)').choices(NAMED_OUTPUT_FORMATS).default('table'))
+    .action(async (opts: ServerOptions & { output: NamedOutputFormat }) => printIdentity(await whoami(opts), opts.output));
+}
+
+/** Who `hatoba whoami` found; `-o json` prints this object. */
+interface Identity {
+  kind: 'user' | 'robot' | 'anonymous';
+  /** The name to sign in with: a user name, or a robot's login robot$NAMESPACE+NAME. */
+  name: string;
+  /** A robot's namespace: the only one it can act in. */
+  namespace?: string;
+  /** How the credentials sign in (a robot's secret is neither: left out). */
+  via?: 'password' | 'token' | 'identity-token';
+  /** Signed in with an auth token: its scopes. */
+  scopes?: string[];
+  server: string;
+}
+
+async function whoami(opts: ServerOptions): Promise<Identity> {
+  const target = await resolveTarget(opts);
+  if ('identityToken' in target.found.secret) {
+    // docker login's refresh token: the token service says whose it is.
+    try {
+      const who = await identityTokenSubject(target.url, target.found.secret.identityToken, clientTls());
+      const robot = /^robot\$(.+)\+[^+]+$/.exec(who);
+      return { kind: robot ? 'robot' : 'user', name: who, ...(robot ? { namespace: robot[1]! } : {}), via: 'identity-token', server: target.server };
+    } catch (err) {
+      throw explain(err, { server: target.server, url: target.url, storedCredentials: true });
+    }
+  }
+  const session = await openSession(opts);
+  const me = await session.run((c) => c.me());
+  const robot = me.kind === 'robot';
+  return {
+    kind: me.kind,
+    name: robot ? `robot$${me.namespace}+${me.name}` : (me.username ?? me.kind),
+    ...(robot && me.namespace !== undefined ? { namespace: me.namespace } : {}),
+    ...(me.via ? { via: me.via } : {}),
+    ...(me.scopes ? { scopes: me.scopes } : {}),
+    server: session.server,
+  };
+}
+
+function printIdentity(who: Identity, format: NamedOutputFormat): void {
+  if (format === 'name') return void process.stdout.write(`${who.kind}/${who.name}\n`);
+  if (format !== 'table') return printDocument(who, format);
+  const how =
+    who.via === 'identity-token' ? 'signed in with an identity token from docker login' : who.via === 'token' ? 'signed in with an auth token' : who.via === 'password' ? 'signed in with a password' : undefined;
+  // The token service names the subject only, so an identity token's line has no kind (but a robot's namespace).
+  const what = who.kind === 'robot' ? `robot of namespace ${who.namespace}, which is the only one it can act in` : who.via === 'identity-token' ? undefined : who.kind;
+  process.stdout.write(`${who.name} (${[what, how].filter(Boolean).join(', ')}) at ${who.server}\n`);
 }
 
 async function login(server: string, opts: LoginOptions): Promise<void> {

@@ -3,7 +3,7 @@
 // the kubectl-shaped ones (`hatoba get users`).
 import type { AuditEntry, AuthToken, Group, Organization, Project, Robot, Role, RoleBinding, User } from '../../client/management-client.js';
 import { CliError } from '../errors.js';
-import { age, orNone, shortTime, type Column } from '../output.js';
+import { age, orNone, shortTime, type Column, type NameOf } from '../output.js';
 import type { Session } from '../session.js';
 
 export interface Scope {
@@ -22,6 +22,8 @@ export interface Kind<T> {
   columns: Column<T>[];
   /** The name a row is found by. */
   id(row: T): string;
+  /** The name `-o name` prints after `kind/` when it is not the id (a robot's login). */
+  displayName?(row: T): string;
   list(session: Session, scope: Scope): Promise<T[]>;
   /** One by name (default: from the list). */
   get?(session: Session, name: string, scope: Scope): Promise<T>;
@@ -111,6 +113,7 @@ export const robots: Kind<Robot> = {
     { header: 'age', value: (r) => age(r.created_at) },
   ],
   id: (r) => r.name,
+  displayName: (r) => r.login,
   list: (s, scope) => s.run((c) => c.listRobots(scope.namespace)),
   get: async (s, name, scope) => {
     const ref = /^robot\$/.test(name) ? robotRef(name, scope.namespace) : { namespace: scope.namespace, name };
@@ -221,6 +224,13 @@ export const roleBindings: Kind<RoleBinding> = {
     return namespace ? `${name} in ${namespace}` : `${name} (instance)`;
   },
 };
+
+/** `-o name`: `kind/name`, as kubectl prints it. */
+export function nameOf<T>(kind: Kind<T>): NameOf<T> {
+  return (row) => `${kind.name}/${(kind.displayName ?? kind.id)(row)}`;
+}
+
+export const auditName: NameOf<AuditEntry> = (e) => `audit/${e.id}`;
 
 export const auditColumns: Column<AuditEntry>[] = [
   { header: 'time', value: (e) => shortTime(e.at) },

@@ -11,6 +11,7 @@ import { S3Error, S3Source, defaultFiles, parseS3Url, resolveS3Settings, type S3
 import { checkHelperRunnable, configureDocker, ConfigureDockerError, HELPER_INSTALL_HINT, moveAuthsToHelper } from '../../credentials/configure-docker.js';
 import { dockerConfigPath } from '../../credentials/docker-config.js';
 import { formatPullSecret, PullSecretError } from '../../formats/k8s-pull-secret.js';
+import { expiryDays, expiryOptions, type ExpiryOptions } from '../duration-flags.js';
 import { CliError } from '../errors.js';
 import { readStdinSecret } from '../prompt.js';
 import { openSession } from '../session.js';
@@ -45,8 +46,7 @@ export function registerToolCommands(program: Command): void {
     });
 
   const k8s = program.command('k8s').description('Kubernetes helpers');
-  k8s
-    .command('pull-secret')
+  expiryOptions(k8s.command('pull-secret'), `with --new-token: the token expires after this long (default ${DEFAULT_PULL_TOKEN_DAYS}d)`)
     .description('print a kubernetes.io/dockerconfigjson Secret exactly as `kubectl create secret docker-registry --dry-run=client` does')
     .argument('<name>', 'name of the Secret')
     .option('--docker-server <server>', 'registry address (kubectl default: https://index.docker.io/v1/)')
@@ -56,11 +56,6 @@ export function registerToolCommands(program: Command): void {
     .option('--docker-email <email>', 'email (left out when not given, as kubectl does)')
     .option('--from-login', 'with --new-token: sign in with the credentials stored for --docker-server (hatoba login or docker login)')
     .option('--new-token', 'with --from-login: create a personal auth token for the Secret (scope pull only, expiring), named k8s-pull-secret-NAME')
-    .option('--expires-in-days <n>', 'with --new-token: days until the token expires', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new CliError(`--expires-in-days ${v}: give a whole number of days from 1 to 3650`);
-      return n;
-    }, DEFAULT_PULL_TOKEN_DAYS)
     .option('-n, --namespace <namespace>', 'Kubernetes namespace of the Secret')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['yaml', 'json']).default('yaml'))
     .action(async (name: string, opts: PullSecretOpts) => {
@@ -111,8 +106,13 @@ export function registerToolCommands(program: Command): void {
       try {
         await pipeline(body, createWriteStream(target, { flags: 'wx' }));
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new CliError(`${target} already exists`, 'name another file, or remove it first');
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw new CliError(`${target} already exists`, 'name another file, or remove it first');
         await rm(target, { force: true });
+        // The local file system's refusals are the user's to fix, not bugs.
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR' || code === 'ENOSPC' || code === 'EROFS') {
+          throw new CliError(`cannot write ${target}: ${(err as Error).message}`, code === 'ENOSPC' ? 'free some space, or write elsewhere' : 'check that its directory exists and is writable');
+        }
         throw err;
       }
       process.stderr.write(`hatoba: wrote ${size} bytes to ${target}\n`);
@@ -120,7 +120,7 @@ export function registerToolCommands(program: Command): void {
   );
 }
 
-interface PullSecretOpts {
+interface PullSecretOpts extends ExpiryOptions {
   dockerServer?: string;
   dockerUsername?: string;
   dockerPassword?: string;
@@ -128,7 +128,6 @@ interface PullSecretOpts {
   dockerEmail?: string;
   fromLogin?: boolean;
   newToken?: boolean;
-  expiresInDays: number;
   namespace?: string;
   output: 'yaml' | 'json';
 }
@@ -149,14 +148,15 @@ async function pullSecretCredentials(name: string, opts: PullSecretOpts): Promis
     // namespace, so it gets a pull-only token of its own instead.
     throw new CliError(
       '--from-login does not put the stored password (or auth token) into a Secret: anyone who can read the Secret could then sign in as you',
-      `add --new-token: it creates a pull-only auth token for the Secret, expiring in ${DEFAULT_PULL_TOKEN_DAYS} days (--expires-in-days N), that you can revoke alone`,
+      `add --new-token: it creates a pull-only auth token for the Secret, expiring in ${DEFAULT_PULL_TOKEN_DAYS} days (--expires-in 30d to choose), that you can revoke alone`,
     );
   }
+  const days = expiryDays(opts) ?? DEFAULT_PULL_TOKEN_DAYS;
   const session = await openSession({ server: opts.dockerServer });
   const tokenName = `k8s-pull-secret-${name}`;
-  const token = await session.run((c) => c.createToken(session.username, { name: tokenName, scopes: ['pull'], expiresInDays: opts.expiresInDays }));
+  const token = await session.run((c) => c.createToken(session.username, { name: tokenName, scopes: ['pull'], expiresInDays: days }));
   process.stderr.write(
-    `hatoba: created auth token ${token.id} (${tokenName}, scope pull, expires ${token.expires_at ?? `in ${opts.expiresInDays} days`}) for ${session.username}; revoke it with: hatoba token revoke ${token.id}\n`,
+    `hatoba: created auth token ${token.id} (${tokenName}, scope pull, expires ${token.expires_at ?? `in ${days} days`}) for ${session.username}; revoke it with: hatoba token revoke ${token.id}\n`,
   );
   return { username: opts.dockerUsername ?? session.username, password: token.secret };
 }
