@@ -6,8 +6,9 @@
 // Served by metrics-listener.ts, on its own address.
 import type { FastifyInstance } from 'fastify';
 import type { Socket } from 'node:net';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import cluster from 'node:cluster';
+import { LeanCounter, LeanHistogram, type CounterSeries, type HistogramSeries } from './lean-metrics.js';
 import { routeTemplate } from './route-label.js';
 
 const PREFIX = 'hatoba_';
@@ -20,48 +21,73 @@ export interface MetricsSources {
   storedBytes(): Promise<number>;
 }
 
+/** What one response adds to, by method, route and status: looked up once per response. */
+interface ResponseSeries {
+  requests: CounterSeries<'method' | 'route' | 'status'>;
+  seconds: HistogramSeries<'method' | 'route'>;
+}
+
+/** A connection's byte counts already added to the totals. */
+interface Counted {
+  read: number;
+  written: number;
+}
+
 export class ServerMetrics {
   readonly registry = new Registry();
-  private readonly requests: Counter<'method' | 'route' | 'status'>;
-  private readonly requestSeconds: Histogram<'method' | 'route'>;
-  private readonly received: Counter<'route'>;
-  private readonly sent: Counter<'route'>;
-  private readonly uploadSeconds: Histogram;
-  private readonly dbSeconds: Histogram<'operation'>;
-  private readonly storageSeconds: Histogram<'operation'>;
+  private readonly requests: LeanCounter<'method' | 'route' | 'status'>;
+  private readonly requestSeconds: LeanHistogram<'method' | 'route'>;
+  private readonly received: Counter;
+  private readonly sent: Counter;
+  private readonly connections = new Map<Socket, Counted>();
+  private readonly uploadSeconds: HistogramSeries<never>;
+  private readonly dbSeconds: LeanHistogram<'operation'>;
+  private readonly storageSeconds: LeanHistogram<'operation'>;
+  /** route -> method -> status -> series: three lookups and no string built per response. */
+  private readonly responseSeries = new Map<string, Map<string, Map<number, ResponseSeries>>>();
 
   constructor(sources: MetricsSources) {
     const registers = [this.registry];
-    this.requests = new Counter({ name: `${PREFIX}http_requests_total`, help: 'HTTP requests answered, by method, route template and status code', labelNames: ['method', 'route', 'status'], registers });
-    this.requestSeconds = new Histogram({
-      name: `${PREFIX}http_request_duration_seconds`,
-      help: 'Time from the request headers to the end of the response, by method and route template',
-      labelNames: ['method', 'route'],
-      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
-      registers,
-    });
-    this.received = new Counter({ name: `${PREFIX}http_received_bytes_total`, help: 'Bytes read from clients (headers and bodies, as on the wire), by route template', labelNames: ['route'], registers });
-    this.sent = new Counter({ name: `${PREFIX}http_sent_bytes_total`, help: 'Bytes written to clients (headers and bodies, as on the wire), by route template', labelNames: ['route'], registers });
-    this.uploadSeconds = new Histogram({
-      name: `${PREFIX}upload_duration_seconds`,
-      help: 'Completed blob uploads: time from the upload session start (or the monolithic request) to the verified commit',
-      buckets: [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 10800],
-      registers,
-    });
-    this.dbSeconds = new Histogram({
-      name: `${PREFIX}db_operation_duration_seconds`,
-      help: 'Metadata store calls (one or a few queries each), by operation',
-      labelNames: ['operation'],
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
-      registers,
-    });
-    this.storageSeconds = new Histogram({
-      name: `${PREFIX}storage_operation_duration_seconds`,
-      help: 'Blob store calls, by operation (append lasts as long as the client takes to send the chunk)',
-      labelNames: ['operation'],
-      buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
-      registers,
-    });
+    const r = this.registry;
+    this.requests = new LeanCounter(`${PREFIX}http_requests_total`, 'HTTP requests answered, by method, route template and status code', ['method', 'route', 'status'], r);
+    this.requestSeconds = new LeanHistogram(
+      `${PREFIX}http_request_duration_seconds`,
+      'Time from the request headers to the end of the response, by method and route template',
+      ['method', 'route'],
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+      r,
+    );
+    // Counted per connection when it closes, and for open ones at each
+    // scrape: nothing per request, and a multi-GiB upload on one connection
+    // shows while it runs.
+    const connections = this.connections;
+    const account = (socket: Socket, counted: Counted) => this.account(socket, counted);
+    const collect = () => {
+      for (const [socket, counted] of connections) account(socket, counted);
+    };
+    this.received = new Counter({ name: `${PREFIX}http_received_bytes_total`, help: 'Bytes read from clients, as on the wire (TLS included)', registers, collect });
+    this.sent = new Counter({ name: `${PREFIX}http_sent_bytes_total`, help: 'Bytes written to clients, as on the wire (TLS included)', registers, collect });
+    this.uploadSeconds = new LeanHistogram<never>(
+      `${PREFIX}upload_duration_seconds`,
+      'Completed blob uploads: time from the upload session start (or the monolithic request) to the verified commit',
+      [],
+      [0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 10800],
+      r,
+    ).series({});
+    this.dbSeconds = new LeanHistogram(
+      `${PREFIX}db_operation_duration_seconds`,
+      'Metadata store calls (one or a few queries each), by operation',
+      ['operation'],
+      [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      r,
+    );
+    this.storageSeconds = new LeanHistogram(
+      `${PREFIX}storage_operation_duration_seconds`,
+      'Blob store calls, by operation (append lasts as long as the client takes to send the chunk)',
+      ['operation'],
+      [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300],
+      r,
+    );
     const openUploads = cached(sources.openUploads, OPEN_UPLOADS_CACHE_MS);
     const storedBytes = cached(sources.storedBytes, STORAGE_USED_CACHE_MS);
     // Every worker reads the same database: across workers, the value is the same, not a sum.
@@ -91,24 +117,46 @@ export class ServerMetrics {
     }
   }
 
-  /** Counts every response by route template and status, and the bytes its connection carried. */
+  /** Counts every response by route template and status, and the bytes of every connection. */
   observeRequests(app: FastifyInstance): void {
-    // Bytes are counted per connection, as the difference since the last
-    // response on it: exact in total, whatever keep-alive and pipelining do.
-    const counted = new WeakMap<Socket, { read: number; written: number }>();
-    app.addHook('onResponse', async (req, reply) => {
-      const route = routeTemplate(req);
-      this.requests.inc({ method: req.method, route, status: reply.statusCode });
-      this.requestSeconds.observe({ method: req.method, route }, reply.elapsedTime / 1000);
-      const socket = req.raw.socket as Socket | null;
-      if (!socket) return;
-      const before = counted.get(socket) ?? { read: 0, written: 0 };
-      const read = socket.bytesRead;
-      const written = socket.bytesWritten;
-      if (read > before.read) this.received.inc({ route }, read - before.read);
-      if (written > before.written) this.sent.inc({ route }, written - before.written);
-      counted.set(socket, { read, written });
+    // A callback hook, not an async one: no promise per response.
+    app.addHook('onResponse', (req, reply, done) => {
+      const series = this.seriesFor(req.method, routeTemplate(req), reply.statusCode);
+      series.requests.inc();
+      series.seconds.observe(reply.elapsedTime / 1000);
+      done();
     });
+    app.server.on('connection', (socket: Socket) => {
+      const counted: Counted = { read: 0, written: 0 };
+      this.connections.set(socket, counted);
+      socket.once('close', () => {
+        this.account(socket, counted);
+        this.connections.delete(socket);
+      });
+    });
+  }
+
+  private account(socket: Socket, counted: Counted): void {
+    const read = socket.bytesRead;
+    // undefined once the socket's write state is gone: nothing more was written.
+    const written = socket.bytesWritten ?? counted.written;
+    this.received.inc(read - counted.read);
+    this.sent.inc(written - counted.written);
+    counted.read = read;
+    counted.written = written;
+  }
+
+  private seriesFor(method: string, route: string, status: number): ResponseSeries {
+    let byMethod = this.responseSeries.get(route);
+    if (byMethod === undefined) this.responseSeries.set(route, (byMethod = new Map()));
+    let byStatus = byMethod.get(method);
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()));
+    let series = byStatus.get(status);
+    if (series === undefined) {
+      series = { requests: this.requests.series({ method, route, status }), seconds: this.requestSeconds.series({ method, route }) };
+      byStatus.set(status, series);
+    }
+    return series;
   }
 
   /** For Registry's onUploadComplete. */
@@ -116,12 +164,12 @@ export class ServerMetrics {
 
   /** The metadata store, each call timed under its method name. */
   timeMetadata<T extends object>(meta: T): T {
-    return timed(meta, (operation, seconds) => this.dbSeconds.observe({ operation }, seconds));
+    return timed(meta, (operation) => this.dbSeconds.series({ operation }));
   }
 
   /** The blob store, each call timed under its method name. */
   timeBlobStore<T extends object>(store: T): T {
-    return timed(store, (operation, seconds) => this.storageSeconds.observe({ operation }, seconds), NOT_TIMED_STORE_CALLS);
+    return timed(store, (operation) => this.storageSeconds.series({ operation }), NOT_TIMED_STORE_CALLS);
   }
 
   /** This process's series, in the text format. */
@@ -139,7 +187,7 @@ const NOT_TIMED_STORE_CALLS = new Set(['init', 'close', 'ready']);
  * interface later, passes through untouched. Wrappers are made once per
  * method, so a call costs a map lookup and two clock reads.
  */
-function timed<T extends object>(target: T, observe: (operation: string, seconds: number) => void, skip: ReadonlySet<string> = new Set(['close'])): T {
+function timed<T extends object>(target: T, seriesOf: (operation: string) => HistogramSeries<'operation'>, skip: ReadonlySet<string> = new Set(['close'])): T {
   const wrappers = new Map<string | symbol, unknown>();
   return new Proxy(target, {
     get(obj, prop) {
@@ -149,12 +197,13 @@ function timed<T extends object>(target: T, observe: (operation: string, seconds
       if (wrapper === undefined) {
         const fn = value as (...args: unknown[]) => unknown;
         const name = String(prop);
+        const series = typeof prop === 'symbol' || skip.has(name) ? undefined : seriesOf(name);
         wrapper =
-          typeof prop === 'symbol' || skip.has(name)
+          series === undefined
             ? fn.bind(obj)
             : (...args: unknown[]) => {
                 const start = performance.now();
-                const done = () => observe(name, (performance.now() - start) / 1000);
+                const done = () => series.observe((performance.now() - start) / 1000);
                 const result = fn.apply(obj, args);
                 if (result instanceof Promise) result.then(done, done);
                 else done();

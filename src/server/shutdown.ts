@@ -34,8 +34,9 @@ export class Shutdown {
     });
     // Over HTTP/1.1 a keep-alive connection is closed after the response it
     // is busy with (HTTP/2 sessions get a GOAWAY from fastify's close).
-    app.addHook('onSend', async (req, reply) => {
+    app.addHook('onSend', (req, reply, payload, done) => {
       if (this.state === 'draining' && req.raw.httpVersionMajor < 2) reply.header('Connection', 'close');
+      done(null, payload);
     });
     // Every TCP connection, whatever protocol runs over it, to cut them at the end of the grace.
     app.server.on('connection', (socket: Socket) => {
