@@ -30,12 +30,26 @@ program
   .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; HATOBA_TLS_CERT); reloaded on SIGHUP')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert (HATOBA_TLS_KEY)')
   .option('--tls-client-ca <file>', 'mutual TLS: require client certificates from this CA bundle (HATOBA_TLS_CLIENT_CA)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
+  .option('--shutdown-grace <duration>', 'on SIGTERM, how long requests in flight may take to finish, e.g. 90s or 2m (default 30s; HATOBA_SHUTDOWN_GRACE)')
+  .addOption(new Option('--shutdown-grace-seconds <n>', 'the same in seconds (HATOBA_SHUTDOWN_GRACE_SECONDS)').hideHelp())
+  .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, without authentication, on this address (off by default; HATOBA_METRICS_LISTEN)')
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string }) => {
     let config;
     try {
       config = loadConfig({
         file: opts.config,
-        flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa },
+        flags: {
+          listen: opts.listen,
+          data_dir: opts.dataDir,
+          log_level: opts.logLevel as never,
+          workers: opts.workers as never,
+          tls_cert: opts.tlsCert,
+          tls_key: opts.tlsKey,
+          tls_client_ca: opts.tlsClientCa,
+          shutdown_grace: opts.shutdownGrace as never,
+          shutdown_grace_seconds: opts.shutdownGraceSeconds as never,
+          metrics_listen: opts.metricsListen,
+        },
       });
     } catch (err) {
       exitOnConfigError(err);
@@ -54,14 +68,18 @@ program
         process.exit(1);
       });
       announceAdmin(workers.createdAdminPassword, workers.url, config.dataDir);
+      if (workers.metricsUrl) announceMetrics(workers.metricsUrl);
       process.stderr.write(`hatoba: listening on ${workers.url} (data in ${config.dataDir}, ${config.workers} workers)\n`);
+      let stopping = false;
       const stop = async (signal: string) => {
-        process.stderr.write(`hatoba: ${signal}, shutting down\n`);
+        if (stopping) return;
+        stopping = true;
+        process.stderr.write(`hatoba: ${signal}, shutting down (requests in flight get ${config.shutdownGraceMs / 1000} s)\n`);
         await workers.stop();
         process.exit(0);
       };
-      process.once('SIGTERM', () => void stop('SIGTERM'));
-      process.once('SIGINT', () => void stop('SIGINT'));
+      process.on('SIGTERM', () => void stop('SIGTERM'));
+      process.on('SIGINT', () => void stop('SIGINT'));
       return;
     }
     const { createServer } = await import('../server/app.js');
@@ -80,13 +98,15 @@ program
       process.exit(1);
     }
     if (!isWorker()) announceAdmin(server.createdAdminPassword, url, config.dataDir);
+    if (server.metricsUrl) announceMetrics(server.metricsUrl);
     // A worker's primary announces the address for all of them.
     if (!isWorker()) process.stderr.write(`hatoba: listening on ${url} (data in ${config.dataDir})\n`);
     let closing = false;
     const shutdown = async (signal: string) => {
       if (closing) return;
       closing = true;
-      process.stderr.write(`hatoba: ${signal}, shutting down\n`);
+      // A worker's primary says it once for all of them.
+      if (!isWorker()) process.stderr.write(`hatoba: ${signal}, shutting down (requests in flight get ${config.shutdownGraceMs / 1000} s)\n`);
       await server.close();
       process.exit(0);
     };
@@ -101,6 +121,10 @@ function exitOnConfigError(err: unknown): never {
     process.exit(2);
   }
   throw err;
+}
+
+function announceMetrics(url: string): void {
+  process.stderr.write(`hatoba: metrics on ${url} (no authentication: keep this address private)\n`);
 }
 
 /**

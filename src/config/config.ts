@@ -52,6 +52,7 @@ const DURATION_ALIASES = {
   header_timeout: 'header_timeout_seconds',
   body_idle_timeout: 'body_idle_timeout_seconds',
   audit_retention: 'audit_retention_days',
+  shutdown_grace: 'shutdown_grace_seconds',
 } as const;
 
 export const configSchema = z
@@ -100,6 +101,12 @@ export const configSchema = z
     audit_retention_days: z.coerce.number().int().positive().default(90),
     /** As audit_retention_days, in the duration syntax (at least an hour: rows are pruned hourly). */
     audit_retention: duration(3600_000).optional(),
+    /** On SIGTERM/SIGINT, requests in flight get this long to finish before they are cut. */
+    shutdown_grace_seconds: z.coerce.number().int().min(0).max(3600).default(30),
+    /** As shutdown_grace_seconds, in the duration syntax. */
+    shutdown_grace: duration(0, 3600_000).optional(),
+    /** HOST:PORT of a separate plain-HTTP listener serving /metrics without authentication; none by default. */
+    metrics_listen: z.string().regex(LISTEN, 'metrics_listen must be HOST:PORT, e.g. 127.0.0.1:9090').optional(),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -128,6 +135,9 @@ export interface ServerConfig {
   maxConnections: number;
   maxUploadSessionsPerPrincipal: number;
   auditRetentionDays: number;
+  shutdownGraceMs: number;
+  /** Where /metrics is served (no authentication: loopback or a private network). */
+  metricsListen?: { host: string; port: number };
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -156,6 +166,9 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
   HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
   HATOBA_AUDIT_RETENTION: 'audit_retention',
+  HATOBA_SHUTDOWN_GRACE_SECONDS: 'shutdown_grace_seconds',
+  HATOBA_SHUTDOWN_GRACE: 'shutdown_grace',
+  HATOBA_METRICS_LISTEN: 'metrics_listen',
 };
 
 export class ConfigError extends Error {}
@@ -204,11 +217,9 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     throw new ConfigError(`invalid configuration${filePath ? ` (file ${filePath})` : ''}:\n${problems}`);
   }
   const c = result.data;
-  const m = LISTEN.exec(c.listen)!;
-  const port = Number(m[2]);
-  if (port > 65535) throw new ConfigError(`invalid configuration: listen port ${port} is above 65535${origins.listen ? ` (from ${origins.listen})` : ''}`);
+  const { host, port } = hostAndPort(c.listen, 'listen', origins.listen);
   return {
-    host: m[1]!.replace(/^\[|\]$/g, ''),
+    host,
     port,
     dataDir: resolve(c.data_dir),
     logLevel: c.log_level,
@@ -225,6 +236,8 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     maxConnections: c.max_connections,
     maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
     auditRetentionDays: c.audit_retention !== undefined ? c.audit_retention / 86_400_000 : c.audit_retention_days,
+    shutdownGraceMs: c.shutdown_grace ?? c.shutdown_grace_seconds * 1000,
+    metricsListen: c.metrics_listen === undefined ? undefined : hostAndPort(c.metrics_listen, 'metrics_listen', origins.metrics_listen),
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };
@@ -265,6 +278,14 @@ function plainMessage(issue: z.core.$ZodIssue): string {
     default:
       return issue.message;
   }
+}
+
+/** A HOST:PORT that matched LISTEN, as the host (IPv6 without brackets) and port. */
+function hostAndPort(value: string, key: string, origin: string | undefined): { host: string; port: number } {
+  const m = LISTEN.exec(value)!;
+  const port = Number(m[2]);
+  if (port > 65535) throw new ConfigError(`invalid configuration: ${key} port ${port} is above 65535${origin ? ` (from ${origin})` : ''}`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 function isOrigin(value: string): boolean {

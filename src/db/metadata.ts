@@ -366,6 +366,18 @@ export class Metadata {
     const row = rows[0];
     return row === undefined ? undefined : Number(row.size);
   }
+
+  /** Upload sessions not yet completed, cancelled or expired (for the metrics). */
+  async openUploadCount(): Promise<number> {
+    const row = await this.db.selectFrom('uploads').select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Bytes of all blobs the database knows, each counted once (for the metrics; a full scan, so callers cache it). */
+  async storedBlobBytes(): Promise<number> {
+    const row = await this.db.selectFrom('blobs').select((eb) => eb.fn.sum<number | string | bigint>('size').as('bytes')).executeTakeFirst();
+    return Number(row?.bytes ?? 0);
+  }
 }
 
 /** Every statement that adds, moves or removes a tag calls this in its transaction. */

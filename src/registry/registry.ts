@@ -10,6 +10,8 @@ export interface RegistryOptions {
   manifestMaxBytes?: number;
   /** Open upload sessions one principal may hold. */
   maxUploadSessionsPerOwner?: number;
+  /** Told how long each completed upload took, from its start to its verified commit (for the metrics). */
+  onUploadComplete?: (seconds: number) => void;
 }
 
 export class Registry {
@@ -23,7 +25,7 @@ export class Registry {
     options: RegistryOptions = {},
   ) {
     this.blobs = new Blobs(meta, store);
-    this.uploads = new Uploads(meta, store, options.maxUploadSessionsPerOwner);
+    this.uploads = new Uploads(meta, store, options.maxUploadSessionsPerOwner, options.onUploadComplete);
     this.manifests = new Manifests(meta, options.manifestMaxBytes ?? DEFAULT_MANIFEST_MAX_BYTES);
   }
 

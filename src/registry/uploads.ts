@@ -44,6 +44,7 @@ export class Uploads {
     private readonly meta: Metadata,
     private readonly store: BlobStore,
     private readonly maxSessionsPerOwner = DEFAULT_MAX_SESSIONS_PER_OWNER,
+    private readonly onComplete?: (seconds: number) => void,
   ) {}
 
   /** Opens a session for `owner` (a principal's name); 429 when they hold too many already. */
@@ -101,12 +102,14 @@ export class Uploads {
 
   /** POST ?digest= with the whole blob as the body: no session row is needed. */
   async monolithic(name: RepositoryName, digest: Digest, body: Readable): Promise<number> {
+    const startedAt = Date.now();
     const repositoryId = await this.meta.ensureRepository(name);
     const id = randomUUID();
     try {
       await this.store.append(id, 0, body);
       const info = await this.store.commit(id, digest);
       await this.meta.linkBlob(repositoryId, digest, info.size);
+      this.onComplete?.((Date.now() - startedAt) / 1000);
       return info.size;
     } catch (err) {
       await this.store.abort(id).catch(() => {});
@@ -218,6 +221,7 @@ export class Uploads {
       await this.meta.linkBlob(row.repository_id, digest, info.size);
       await this.meta.deleteUpload(row.id);
       lease.released = true; // the row, and its lease, are gone
+      this.onComplete?.((Date.now() - row.started_at) / 1000);
       return info.size;
     } catch (err) {
       if (err instanceof DigestMismatchError) {

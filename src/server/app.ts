@@ -20,6 +20,11 @@ import type { Server as TlsServer } from 'node:tls';
 import { installErrorHandlers } from './errors.js';
 import { earlyErrorOptions } from './client-errors.js';
 import { applyLimits, serverOptions } from './limits.js';
+import { healthRoutes } from './health.js';
+import { Shutdown } from './shutdown.js';
+import { ServerMetrics } from './metrics.js';
+import { listenForMetrics, type MetricsListener } from './metrics-listener.js';
+import { isWorker } from './workers.js';
 
 export interface HatobaServer {
   app: FastifyInstance;
@@ -27,8 +32,12 @@ export interface HatobaServer {
   identity: Identity;
   /** Set on the very first start when the admin password was generated: show it once. */
   createdAdminPassword?: string;
+  metrics: ServerMetrics;
+  /** Where metrics_listen serves /metrics, once listening (not in a worker: its primary serves them). */
+  metricsUrl?: string;
   /** Listens on the configured address; returns the base URL. */
   listen(): Promise<string>;
+  /** Drains (see shutdown.ts: in-flight requests get shutdown_grace_seconds), then closes the stores. */
   close(): Promise<void>;
 }
 
@@ -38,7 +47,12 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const store = new FilesystemBlobStore(config.dataDir);
   await store.init();
   const meta = new Metadata(await openSqlite(join(config.dataDir, 'hatoba.db')));
-  const registry = new Registry(meta, store, { manifestMaxBytes: config.manifestMaxBytes, maxUploadSessionsPerOwner: config.maxUploadSessionsPerPrincipal });
+  const metrics = new ServerMetrics({ openUploads: () => meta.openUploadCount(), storedBytes: () => meta.storedBlobBytes() });
+  const registry = new Registry(metrics.timeMetadata(meta), metrics.timeBlobStore(store), {
+    manifestMaxBytes: config.manifestMaxBytes,
+    maxUploadSessionsPerOwner: config.maxUploadSessionsPerPrincipal,
+    onUploadComplete: metrics.uploadCompleted,
+  });
 
   const app = Fastify({
     ...earlyErrorOptions,
@@ -57,6 +71,8 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     // req.protocol and req.host follow X-Forwarded-* only from these peers.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
+  // First: it follows every route added after it.
+  const shutdown = new Shutdown(app);
   const stopTlsReload = config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
   // Bodies are streamed by the handlers themselves (blobs) or read with a
   // limit (manifests): no parser may buffer them first.
@@ -64,6 +80,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   app.addContentTypeParser('*', (_req, _payload, done) => done(null, undefined));
   installErrorHandlers(app);
   applyLimits(app, config);
+  metrics.observeRequests(app);
   app.addHook('onResponse', async (req, reply) => {
     req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
@@ -80,14 +97,13 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   tokenRoutes(app, guard);
   distributionRoutes(app, registry, guard);
   apiRoutes(app, guard, { allowedOrigins: config.apiAllowedOrigins });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    try {
-      await sql`select 1`.execute(meta.db);
-      return { status: 'ready' };
-    } catch (err) {
-      return reply.code(503).send({ status: 'unavailable', reason: (err as Error).message });
-    }
+  healthRoutes(app, {
+    checks: {
+      database: async () => void (await sql`select 1`.execute(meta.db)),
+      storage: async () => store.ready?.(),
+    },
+    draining: () => shutdown.draining,
+    log: app.log,
   });
 
   const purge = async () => {
@@ -107,13 +123,21 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const purgeTimer = setInterval(purge, Math.min(config.uploadIdleTimeoutMs, 3600_000));
   purgeTimer.unref();
 
+  let metricsListener: MetricsListener | undefined;
   return {
     app,
     registry,
     identity,
     createdAdminPassword,
+    metrics,
+    get metricsUrl() {
+      return metricsListener?.url;
+    },
     async listen() {
       await app.listen({ host: config.host, port: config.port });
+      if (config.metricsListen && !isWorker()) {
+        metricsListener = await listenForMetrics(config.metricsListen, () => metrics.text(), (line) => app.log.warn(line));
+      }
       void purge();
       const address = app.server.address();
       const port = typeof address === 'object' && address ? address.port : config.port;
@@ -123,7 +147,9 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     async close() {
       clearInterval(purgeTimer);
       stopTlsReload?.();
-      await app.close();
+      const { cut } = await shutdown.drain(config.shutdownGraceMs);
+      if (cut > 0) app.log.warn({ connections: cut }, 'shutdown grace over: cut the requests still running');
+      await metricsListener?.close();
       await registry.close();
     },
   };

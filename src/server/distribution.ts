@@ -12,6 +12,7 @@ import { manifestTooLarge } from '../registry/manifests.js';
 import type { Registry } from '../registry/registry.js';
 import type { AccessGuard } from './access.js';
 import { sendBlobFile } from './blob-send.js';
+import { setRouteTemplate } from './route-label.js';
 import { isDistributionPath } from './errors.js';
 import { BodyTooLargeError, hasBody, readLimited } from './request-body.js';
 
@@ -29,16 +30,17 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
   const audit = guard.identity.audit;
 
   // Endpoint shapes of the spec, most specific first. The first capture
-  // group is always the repository name.
-  const endpoints: { pattern: RegExp; methods: Partial<Record<Method, Handler>> }[] = [
-    { pattern: /^$/, methods: { GET: base, HEAD: base } },
-    { pattern: /^_catalog$/, methods: { GET: catalog } },
-    { pattern: /^(.+)\/tags\/list$/, methods: { GET: tagsList } },
-    { pattern: /^(.+)\/manifests\/([^/]+)$/, methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest } },
-    { pattern: /^(.+)\/blobs\/uploads\/?$/, methods: { POST: startUpload } },
-    { pattern: /^(.+)\/blobs\/uploads\/([^/]+)$/, methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload } },
-    { pattern: /^(.+)\/blobs\/([^/]+)$/, methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob } },
-    { pattern: /^(.+)\/referrers\/([^/]+)$/, methods: { GET: referrers } },
+  // group is always the repository name; `route` is the template that
+  // metrics count the endpoint under (route-label.ts).
+  const endpoints: { pattern: RegExp; route: string; methods: Partial<Record<Method, Handler>> }[] = [
+    { pattern: /^$/, route: '/v2/', methods: { GET: base, HEAD: base } },
+    { pattern: /^_catalog$/, route: '/v2/_catalog', methods: { GET: catalog } },
+    { pattern: /^(.+)\/tags\/list$/, route: '/v2/{name}/tags/list', methods: { GET: tagsList } },
+    { pattern: /^(.+)\/manifests\/([^/]+)$/, route: '/v2/{name}/manifests/{reference}', methods: { GET: getManifest, HEAD: getManifest, PUT: putManifest, DELETE: deleteManifest } },
+    { pattern: /^(.+)\/blobs\/uploads\/?$/, route: '/v2/{name}/blobs/uploads/', methods: { POST: startUpload } },
+    { pattern: /^(.+)\/blobs\/uploads\/([^/]+)$/, route: '/v2/{name}/blobs/uploads/{id}', methods: { GET: uploadStatus, PATCH: patchUpload, PUT: completeUpload, DELETE: cancelUpload } },
+    { pattern: /^(.+)\/blobs\/([^/]+)$/, route: '/v2/{name}/blobs/{digest}', methods: { GET: getBlob, HEAD: getBlob, DELETE: deleteBlob } },
+    { pattern: /^(.+)\/referrers\/([^/]+)$/, route: '/v2/{name}/referrers/{digest}', methods: { GET: referrers } },
   ];
 
   app.addHook('onRequest', async (req, reply) => {
@@ -53,6 +55,7 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
       for (const endpoint of endpoints) {
         const m = endpoint.pattern.exec(path);
         if (!m) continue;
+        setRouteTemplate(req, endpoint.route);
         const handler = endpoint.methods[req.method as Method];
         if (!handler) {
           reply.header('Allow', Object.keys(endpoint.methods).join(', '));

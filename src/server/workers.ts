@@ -2,22 +2,31 @@
 // sharing the data directory. The primary prepares what must happen once
 // (schema migration, the first admin, the token signing key) before any
 // worker starts, restarts workers that die, and stops them on SIGTERM.
+// It also serves metrics_listen, for the whole group (metrics-listener.ts).
 import cluster, { type Worker } from 'node:cluster';
 import type { ServerConfig } from '../config/config.js';
+import { clusterMetricsText, listenForMetrics, type MetricsListener } from './metrics-listener.js';
 
 export interface WorkersHandle {
   url: string;
   createdAdminPassword?: string;
+  metricsUrl?: string;
+  /** Each worker drains (shutdown.ts) and exits; resolves when all have. */
   stop(): Promise<void>;
 }
 
 const RESTART_DELAY_MS = 1000;
+/** A worker still there this long after its grace is over is killed. */
+const KILL_AFTER_GRACE_MS = 15_000;
 
 export async function startWorkers(config: ServerConfig, count: number, log: (line: string) => void): Promise<WorkersHandle> {
   const { createServer } = await import('./app.js');
   const once = await createServer(config);
   const createdAdminPassword = once.createdAdminPassword;
   await once.close();
+
+  // Before any worker is forked, so that a busy address stops the start cleanly.
+  const metrics: MetricsListener | undefined = config.metricsListen ? await listenForMetrics(config.metricsListen, clusterMetricsText(), log) : undefined;
 
   let stopping = false;
   const fork = () => cluster.fork({ HATOBA_WORKER: '1' });
@@ -50,6 +59,7 @@ export async function startWorkers(config: ServerConfig, count: number, log: (li
   return {
     url,
     createdAdminPassword,
+    metricsUrl: metrics?.url,
     async stop() {
       stopping = true;
       process.off('SIGHUP', forwardSighup);
@@ -59,11 +69,19 @@ export async function startWorkers(config: ServerConfig, count: number, log: (li
           (w) =>
             new Promise<void>((resolve) => {
               if (w.isDead()) return resolve();
-              w.once('exit', () => resolve());
+              const kill = setTimeout(() => {
+                log(`worker ${w.process.pid} still running ${KILL_AFTER_GRACE_MS / 1000} s after the shutdown grace; killing it`);
+                w.process.kill('SIGKILL');
+              }, config.shutdownGraceMs + KILL_AFTER_GRACE_MS);
+              w.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
               w.process.kill('SIGTERM');
             }),
         ),
       );
+      await metrics?.close();
     },
   };
 }

@@ -38,6 +38,11 @@ export interface BlobStore {
   delete(digest: Digest): Promise<void>;
   /** Releases descriptors and buffers the store holds. */
   close?(): void | Promise<void>;
+  /**
+   * Resolves when the store can serve (for /readyz): cheap, no blob is
+   * read or written. Rejects with the reason when it cannot.
+   */
+  ready?(): Promise<void>;
 }
 
 /** A blob held open in a local file (see BlobStore.openFile). */

@@ -18,6 +18,8 @@ export interface RunningServer {
   port: number;
   pid: number;
   dataDir: string;
+  /** Where /metrics is served, when started with --metrics-listen. */
+  metricsUrl?: string;
   child: ChildProcess;
   /** Stops the process (SIGTERM) and waits for it; keeps the data dir. */
   stop(): Promise<void>;
@@ -73,6 +75,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   child.stdout!.on('data', (c: Buffer) => process.env.HATOBA_TEST_VERBOSE && process.stderr.write(c));
   child.stderr!.on('data', (c: Buffer) => process.stderr.write(c));
   const port = Number(new URL(url).port);
+  const metricsUrl = /metrics on (http:\/\/[0-9.]+:\d+\/metrics)/.exec(output)?.[1];
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
@@ -84,6 +87,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     port,
     pid: child.pid!,
     dataDir,
+    metricsUrl,
     child,
     stop,
     dispose: async () => {

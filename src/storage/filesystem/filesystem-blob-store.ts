@@ -3,8 +3,8 @@
 //   <root>/uploads/<upload id>                        staged uploads
 // Publishing is write, fsync, rename, fsync(dir): a crash leaves either
 // nothing or the whole verified blob, never a half-written one.
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
+import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
+import { access, mkdir, open, rename, rm, stat, truncate, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -76,6 +76,12 @@ export class FilesystemBlobStore implements BlobStore {
   close(): void {
     this.direct?.close();
     this.direct = undefined;
+  }
+
+  /** Both directories are there and writable by the server (a lost mount, a full remount read-only). */
+  async ready(): Promise<void> {
+    await access(this.blobsDir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
+    await access(this.uploadsDir, fsConstants.R_OK | fsConstants.W_OK | fsConstants.X_OK);
   }
 
   private blobPath(digest: Digest): string {
