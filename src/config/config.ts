@@ -258,8 +258,10 @@ function describeIssue(issue: z.core.$ZodIssue, origins: Record<string, string>,
     return issue.keys.map((key) => `  ${key}: not a configuration key (in the config file ${filePath}); the keys are listed in docs/configuration.md`);
   }
   const key = String(issue.path[0] ?? '');
-  const origin = origins[key];
-  return [`  ${issue.path.join('.') || '(config)'}: ${plainMessage(issue)}${origin ? ` (from ${origin})` : ''}`];
+  // A rule across keys (tls_cert with tls_key) names the keys that were given.
+  const words = issue.message.split(/[^A-Za-z0-9_]+/);
+  const given = origins[key] ? [origins[key]] : Object.keys(origins).filter((k) => words.includes(k)).map((k) => origins[k]!);
+  return [`  ${issue.path.join('.') || '(config)'}: ${plainMessage(issue)}${given.length ? ` (from ${given.join(' and ')})` : ''}`];
 }
 
 /** zod's wording for the common cases, said as a rule ("must be a whole number"); the schema's own messages as they are. */

@@ -49,3 +49,7 @@ test('a config file that cannot be read is named with what named it', () => {
   assert.equal(message({ file: missing, env: {} }), `cannot read config file ${missing} (named by the flag --config): there is no such file`);
   assert.equal(message({ env: { HATOBA_CONFIG: dir } }), `cannot read config file ${dir} (named by the environment variable HATOBA_CONFIG): it is a directory`);
 });
+
+test('a rule across keys names where the key that was given came from', () => {
+  assert.match(message({ env: { HATOBA_TLS_KEY: '/etc/hatoba/key.pem' } }), /tls_cert: tls_cert and tls_key go together: give both \(or neither, for plain HTTP\) \(from the environment variable HATOBA_TLS_KEY\)/);
+});
