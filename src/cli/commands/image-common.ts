@@ -88,8 +88,12 @@ export function explainImageError(err: unknown, conn?: Connection, action?: Imag
       case 'DENIED': {
         // The right the refused request needed, as the registry says it or as the client knew it.
         const right = err.action ?? (action === 'push' || action === 'pull' || action === 'delete' ? action : undefined);
-        const named = right && !new RegExp(`\\b${right}\\b`).test(msg) ? ` (${right} on ${err.repository ?? 'the repository'})` : err.repository && !msg.includes(err.repository) ? ` (on ${err.repository})` : '';
-        return new CliError(`denied: ${msg}${named}`, `${who === 'you' ? 'you lack' : `${who} lacks`} that right on ${host}; ask an administrator for a role that grants it${right && ROLE_FOR[right] ? ` (${ROLE_FOR[right]})` : ''}; ${login}`);
+        const on = err.repository ?? 'the repository';
+        // A HEAD has no body: say what was refused instead of "HTTP 403".
+        const text = /^HTTP \d+$/.test(msg) ? `the registry refused ${right ?? 'access'} on ${on} (${msg})` : right && !new RegExp(`\\b${right}\\b`).test(msg) ? `${msg} (${right} on ${on})` : err.repository && !msg.includes(err.repository) ? `${msg} (on ${err.repository})` : msg;
+        // Hatoba's own message already names the role to ask for.
+        const ask = /ask an administrator/i.test(msg) ? '' : `ask an administrator for a role that grants it${right && ROLE_FOR[right] ? ` (${ROLE_FOR[right]})` : ''}; `;
+        return new CliError(`denied: ${text}`, `${who === 'you' ? 'you lack' : `${who} lacks`} that right on ${host}; ${ask}${login}`);
       }
       case 'UNAUTHORIZED':
         if (conn?.credentialSource === 'none') return new CliError(`unauthorized: ${msg}`, `sign in first: hatoba login ${host} (or pass --creds USER:PASSWORD)`);

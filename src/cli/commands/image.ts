@@ -488,8 +488,7 @@ function copyEnd(value: string, what: 'source' | 'destination'): ImageLocation {
 }
 
 async function copy(src: string, dest: string, opts: CopyOpts): Promise<void> {
-  const from = copyEnd(src, 'source');
-  const to = copyEnd(dest, 'destination');
+  const { from, to } = await guarded(async () => ({ from: copyEnd(src, 'source'), to: copyEnd(dest, 'destination') }));
   if (to.transport === 'docker' && to.ref.digest) throw new CliError(`copy to a tag, not a digest: ${dest}`, 'leave out @DIGEST');
   if (from.transport === 'docker' && to.transport === 'docker') return copyBetweenRegistries(from.ref, to.ref, opts);
   if (opts.allTags || opts.referrers) throw new CliError(`${opts.allTags ? '--all-tags' : '--referrers'} copies between registries only`, 'leave it out to copy one image to or from a file');
