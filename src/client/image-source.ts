@@ -6,7 +6,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import type { Digest } from '../formats/digest.js';
 import { ImageArchiveError, canonicalReference, readImageArchive, type ImageArchive } from '../formats/image-archive.js';
 import { familiarName, normalizeLocalName, splitTag } from '../formats/image-reference.js';
@@ -86,10 +86,21 @@ export async function loadSource(spec: SourceSpec, store: ContentStore, events: 
   let archive: ImageArchive;
   let label: string;
   const asTar = async (input: Readable, name: string): Promise<ImageArchive> => {
+    const seen = { bytes: 0, head: Buffer.alloc(0) };
+    const counted = input.pipe(
+      new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          if (seen.head.length < 2) seen.head = Buffer.concat([seen.head, chunk.subarray(0, 2)]);
+          seen.bytes += chunk.length;
+          done(null, chunk);
+        },
+      }),
+    );
+    input.once('error', (err) => counted.destroy(err));
     try {
-      return await readImageArchive(input, sink);
+      return await readImageArchive(counted, sink);
     } catch (err) {
-      throw notATar(err, name);
+      throw notATar(err, name, seen);
     }
   };
   if (spec.kind === 'stdin') {
@@ -145,9 +156,18 @@ export async function loadSource(spec: SourceSpec, store: ContentStore, events: 
   return { label, archive, items };
 }
 
-/** Input that is not a tar stream at all is called that, with the file's name. */
-function notATar(err: unknown, name: string): unknown {
-  if (err instanceof ImageArchiveError && err.code === 'NOT_AN_ARCHIVE' && /not a tar archive|input is empty/.test(err.message)) {
+/** A tar archive is at least one 512-byte header and the 1024-byte end marker. */
+const MIN_TAR_BYTES = 1536;
+
+/**
+ * Input that is not a tar stream at all is called that, with the file's
+ * name: what the reader found no tar header in, and a plain (not gzip)
+ * input too short to be a tarball, which the reader can only call cut short.
+ */
+function notATar(err: unknown, name: string, seen: { bytes: number; head: Buffer }): unknown {
+  const gzip = seen.head[0] === 0x1f && seen.head[1] === 0x8b;
+  const tooShort = err instanceof ImageArchiveError && err.code === 'TRUNCATED' && !gzip && seen.bytes < MIN_TAR_BYTES;
+  if (tooShort || (err instanceof ImageArchiveError && err.code === 'NOT_AN_ARCHIVE' && /not a tar archive|input is empty/.test(err.message))) {
     return new ImageArchiveError('NOT_AN_ARCHIVE', `${name} is not a tar archive (docker save / skopeo docker-archive / oci-archive)`, { cause: err });
   }
   return err;

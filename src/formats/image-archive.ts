@@ -439,9 +439,6 @@ function classifyStreamError(err: unknown, entries = 1): unknown {
       code === 'Z_BUF_ERROR' || /unexpected end/i.test(message)
         ? new ImageArchiveError('TRUNCATED', `the gzip stream ends early: the tarball is truncated; ${ADVICE_REDOWNLOAD}`, { cause: err })
         : new ImageArchiveError('CORRUPT_COMPRESSION', `the gzip stream is corrupt (${message}); ${ADVICE_REDOWNLOAD}`, { cause: err });
-  } else if (message === 'Unexpected end of data' && entries === 0) {
-    // Not even one whole tar header: a short file of something else.
-    out = new ImageArchiveError('NOT_AN_ARCHIVE', `the input is not a tar archive (it ends before the first tar header); expected a tarball from docker save, skopeo or an OCI layout`, { cause: err });
   } else if (message === 'Unexpected end of data') {
     out = new ImageArchiveError('TRUNCATED', `the tarball ends in the middle of a file: it is truncated; ${ADVICE_REDOWNLOAD}`, { cause: err });
   } else if (/invalid tar header|unknown format|header exceeds max size|^invalid header$/i.test(message)) {

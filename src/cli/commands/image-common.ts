@@ -131,13 +131,15 @@ export function explainImageError(err: unknown, conn?: Connection, action?: Imag
   }
   if (err instanceof DigestMismatchError) return new CliError(err.message, 'try again; if it happens again the source content is damaged');
   if (err instanceof ImageArchiveError) {
-    const untouched = action === 'push' ? ' (nothing was pushed)' : action === 'load' ? ' (nothing was loaded)' : '';
-    const hint =
-      err.code === 'TRUNCATED' || err.code === 'CORRUPT_COMPRESSION' || err.code === 'CORRUPT_TAR' || err.code === 'DIGEST_MISMATCH' || err.code === 'SIZE_MISMATCH'
-        ? `the file is damaged or incomplete: download or save it again${untouched}`
-        : err.code === 'NOT_AN_ARCHIVE'
-          ? 'give a tarball written by docker save, skopeo (docker-archive: or oci-archive:) or an OCI layout directory'
-          : undefined;
+    const untouched = action === 'push' ? 'nothing was pushed' : action === 'load' ? 'nothing was loaded' : undefined;
+    const damaged = ['TRUNCATED', 'CORRUPT_COMPRESSION', 'CORRUPT_TAR', 'DIGEST_MISMATCH', 'SIZE_MISMATCH'].includes(err.code);
+    let hint: string | undefined;
+    if (damaged) {
+      // The reader's message may carry the advice already: say it once.
+      hint = err.message.includes('download or save it again') ? untouched : `the file is damaged or incomplete: download or save it again${untouched ? ` (${untouched})` : ''}`;
+    } else if (err.code === 'NOT_AN_ARCHIVE') {
+      hint = 'give a tarball written by docker save, skopeo (docker-archive: or oci-archive:) or an OCI layout directory';
+    }
     return new CliError(`cannot read the image archive: ${err.message}`, hint);
   }
   if (err instanceof S3Error) return new CliError(err.message, 'S3 settings come from --s3-endpoint/--s3-region/--s3-profile, AWS_* variables, ~/.aws/credentials and ~/.s3cfg');

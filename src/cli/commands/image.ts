@@ -15,7 +15,7 @@ import { addStats, emptyStats, parseDestPrefix, pushTargets, selectTargets, stor
 import { loadSource, ownTag, parseSource, selectItem, SOURCE_FORMS, type LoadedItem, type SourceOptions } from '../../client/image-source.js';
 import { describeLocal, openLocalStore, requireLocal, resolveLocal, withStagingStore } from '../../client/local-images.js';
 import { isDigest } from '../../formats/digest.js';
-import { isLocalName, manifestRef, normalizeLocalName, parseRemoteRef, refString, requireRemoteRef, type RemoteRef } from '../../formats/image-reference.js';
+import { isLocalName, manifestRef, normalizeLocalName, parseRemoteRef, refString, requireRemoteRef, splitTag, type RemoteRef } from '../../formats/image-reference.js';
 import { formatImageLocation, parseImageLocation, type ArchiveTransport, type ImageLocation } from '../../formats/image-transport.js';
 import { CliError } from '../errors.js';
 import { age, OUTPUT_FORMATS, printDocument, printList, table, type OutputFormat } from '../output.js';
@@ -429,12 +429,13 @@ interface ExportTargetOptions {
 /** Writes an image tree to a file or layout; returns what was written (a docker-archive holds one platform's image). */
 async function exportTo(content: ImageContent, top: ManifestNode, target: Extract<ImageLocation, { path: string }>, opts: ExportTargetOptions): Promise<{ digest: string; mediaType: string; stats: ExportStats }> {
   if (target.transport === 'docker-archive') {
-    const r = await exportDockerArchive(content, top, target.path, { names: opts.names, ...(opts.platform ? { platform: opts.platform } : {}), what: opts.what });
+    // A RepoTag is NAME:TAG: `docker-archive:F:alpine` means alpine:latest, as docker tags it.
+    const r = await exportDockerArchive(content, top, target.path, { names: opts.names.map(normalizeLocalName), ...(opts.platform ? { platform: opts.platform } : {}), what: opts.what });
     return { digest: r.image.digest, mediaType: r.image.mediaType, stats: r.stats };
   }
   if (target.transport === 'oci-archive') return { digest: top.digest, mediaType: top.mediaType, stats: await exportOciArchive(content, top, target.path, { names: opts.names, what: opts.what }) };
   // oci:DIR[:REF]: the reference names the image in the layout's index.json, as skopeo writes it.
-  const refName = target.reference ?? opts.names.map((n) => n.slice(n.lastIndexOf(':') + 1)).find(Boolean);
+  const refName = target.reference ?? opts.names.map((n) => splitTag(n).tag).find(Boolean);
   return { digest: top.digest, mediaType: top.mediaType, stats: await exportOciDir(content, top, target.path, { concurrency: opts.concurrency, ...(opts.onProgress ? { onProgress: opts.onProgress } : {}), ...(refName ? { refName } : {}) }) };
 }
 
