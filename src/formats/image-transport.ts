@@ -26,7 +26,8 @@ export type ImageLocation =
 
 export const ARCHIVE_TRANSPORTS: readonly ArchiveTransport[] = ['docker-archive', 'oci-archive', 'oci'];
 
-const SYNTAX = 'docker://HOST/REPO[:TAG], docker-archive:FILE[:NAME:TAG], oci-archive:FILE[:REF] or oci:DIR[:REF]';
+/** The forms, for help texts. */
+export const IMAGE_LOCATION_SYNTAX = 'docker://HOST/REPO[:TAG], docker-archive:FILE[:NAME:TAG], oci-archive:FILE[:REF], oci:DIR[:TAG]';
 
 /** The transport of `value`, or undefined when it has no transport prefix. */
 export function transportOf(value: string): ImageLocation['transport'] | undefined {
@@ -73,5 +74,3 @@ export function formatImageLocation(loc: ImageLocation): string {
   const suffix = loc.index !== undefined ? `:@${loc.index}` : loc.reference !== undefined ? `:${loc.reference}` : '';
   return `${loc.transport}:${loc.path}${suffix}`;
 }
-
-export { SYNTAX as IMAGE_LOCATION_SYNTAX };

@@ -16,7 +16,7 @@ import { loadSource, ownTag, parseSource, selectItem, SOURCE_FORMS, type LoadedI
 import { describeLocal, openLocalStore, requireLocal, resolveLocal, withStagingStore } from '../../client/local-images.js';
 import { isDigest } from '../../formats/digest.js';
 import { isLocalName, manifestRef, normalizeLocalName, parseRemoteRef, refString, requireRemoteRef, splitTag, type RemoteRef } from '../../formats/image-reference.js';
-import { formatImageLocation, parseImageLocation, type ArchiveTransport, type ImageLocation } from '../../formats/image-transport.js';
+import { IMAGE_LOCATION_SYNTAX, formatImageLocation, parseImageLocation, type ArchiveTransport, type ImageLocation } from '../../formats/image-transport.js';
 import { CliError } from '../errors.js';
 import { age, OUTPUT_FORMATS, printDocument, printList, table, type OutputFormat } from '../output.js';
 import { ProgressReporter, humanBytes, progressMode } from '../progress.js';
@@ -45,8 +45,6 @@ function statsLine(s: TransferStats): string {
 function sourceEvents(progress: ProgressReporter) {
   return { onStored: (digest: string, size: number) => progress.stored(digest, size), onWarning: (w: string) => progress.note(`warning: ${w}`) };
 }
-
-const LOCATIONS = 'docker://HOST/REPO[:TAG], docker-archive:FILE[:NAME:TAG], oci-archive:FILE[:REF], oci:DIR[:TAG]';
 
 export function registerImageCommands(program: Command): void {
   const image = program.command('image').description('load, save, tag, list, inspect, remove, push, pull and copy images (no Docker engine needed)');
@@ -85,7 +83,7 @@ export function registerImageCommands(program: Command): void {
       image
         .command('inspect')
         .description('show a manifest, its config and layers: of a loaded image, an image in a registry (HOST[:PORT]/REPO[:TAG|@DIGEST]) or an archive')
-        .argument('<reference>', `loaded image, registry reference, or ${LOCATIONS}`)
+        .argument('<reference>', `loaded image, registry reference, or ${IMAGE_LOCATION_SYNTAX}`)
         .option('--remote', 'ask the registry even when an image of that name is loaded'),
       'json',
     ),
@@ -141,8 +139,8 @@ export function registerImageCommands(program: Command): void {
         .command('copy')
         .alias('cp')
         .description('copy an image (or index) between registries, tarballs and OCI layouts, streaming, digests unchanged (skopeo copy)')
-        .argument('<source>', `[docker://]HOST[:PORT]/REPOSITORY[:TAG|@DIGEST], or ${LOCATIONS}`)
-        .argument('<destination>', `[docker://]HOST[:PORT]/REPOSITORY[:TAG], or ${LOCATIONS}`)
+        .argument('<source>', `[docker://]HOST[:PORT]/REPOSITORY[:TAG|@DIGEST], or ${IMAGE_LOCATION_SYNTAX}`)
+        .argument('<destination>', `[docker://]HOST[:PORT]/REPOSITORY[:TAG], or ${IMAGE_LOCATION_SYNTAX}`)
         .option('--all-tags', 'copy every tag of the source repository (registry to registry)')
         .option('--referrers', 'also copy what refers to the image (signatures, SBOMs; registry to registry)')
         .option('--platform <os/arch[/variant]>', 'from an index, only this platform')
