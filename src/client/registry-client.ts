@@ -171,7 +171,8 @@ export class RegistryClient {
       expect: [200, 404],
       operation: `check blob ${short(digest)} in ${repository}`,
       repository,
-      action: 'pull',
+      // Before an upload the check asks for push too: a refusal is a refusal to push.
+      action: scopes.some((s) => s.name === repository && s.actions.includes('push')) ? 'push' : 'pull',
     });
     await res.drain();
     if (res.status === 404) return undefined;

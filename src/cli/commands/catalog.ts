@@ -6,7 +6,8 @@ import { RegistryApiError } from '../../client/registry-errors.js';
 import { CliError } from '../errors.js';
 import { NAMED_OUTPUT_FORMATS, printDocument, printList, type NamedOutputFormat } from '../output.js';
 import { chosenServer } from '../session.js';
-import { connect, guarded, parseRemoteRef, registryOptions, type RegistryOptions } from './image-common.js';
+import { parseRemoteRef } from '../../formats/image-reference.js';
+import { connect, guarded, registryOptions, type RegistryOptions } from './image-common.js';
 
 type ListOptions = RegistryOptions & { output: NamedOutputFormat };
 
