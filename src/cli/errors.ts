@@ -4,6 +4,7 @@ import { AddressError } from '../client/server-address.js';
 import { CaFileError } from '../client/trust.js';
 import { CredentialHelperError } from '../credentials/credentials-for.js';
 import { DockerConfigError } from '../credentials/docker-config.js';
+import { ImageReferenceError } from '../formats/image-reference.js';
 import { CredentialStoreError } from '../credentials/store.js';
 
 /** A failure with a message for the user, an optional hint (what to do next) and an exit code. */
@@ -32,6 +33,7 @@ export interface ErrorContext {
 export function explain(err: unknown, ctx: ErrorContext = {}): CliError {
   if (err instanceof CliError) return err;
   if (err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError || err instanceof CredentialHelperError || err instanceof CredentialStoreError) return new CliError(err.message);
+  if (err instanceof ImageReferenceError) return new CliError(err.message, err.hint);
   const server = ctx.server ?? 'SERVER';
   if (err instanceof ApiError) {
     const message = err.message;
@@ -111,7 +113,7 @@ function within(resource: string, namespace: string): boolean {
 
 /** Errors that are the user's to act on (as opposed to bugs, which get a stack trace). */
 export function isExpected(err: unknown): boolean {
-  return err instanceof CliError || err instanceof ApiError || err instanceof ConnectionError || err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError || err instanceof CredentialHelperError || err instanceof CredentialStoreError;
+  return err instanceof CliError || err instanceof ApiError || err instanceof ConnectionError || err instanceof AddressError || err instanceof DockerConfigError || err instanceof CaFileError || err instanceof CredentialHelperError || err instanceof CredentialStoreError || err instanceof ImageReferenceError;
 }
 
 /** Prints an error and its hint on stderr. */
