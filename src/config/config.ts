@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { DatabaseUrlError, parseDatabaseUrl, type DatabaseLocation } from '../db/location.js';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -63,6 +64,10 @@ export const configSchema = z
     max_upload_sessions_per_principal: z.coerce.number().int().positive().default(1000),
     /** Audit rows older than this are deleted (at start and hourly). */
     audit_retention_days: z.coerce.number().int().positive().default(90),
+    /** The metadata database: sqlite:PATH (default sqlite:DATA_DIR/hatoba.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE. */
+    db: z.string().min(1).optional(),
+    /** PostgreSQL connections each process keeps at most. */
+    db_pool_size: z.coerce.number().int().positive().max(1000).default(10),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -91,6 +96,8 @@ export interface ServerConfig {
   maxConnections: number;
   maxUploadSessionsPerPrincipal: number;
   auditRetentionDays: number;
+  /** Where the metadata is (a postgres URL may hold a password: show it with describeDatabase). */
+  db: DatabaseLocation;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -115,6 +122,8 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_MAX_CONNECTIONS: 'max_connections',
   HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
   HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
+  HATOBA_DB: 'db',
+  HATOBA_DB_POOL_SIZE: 'db_pool_size',
 };
 
 export class ConfigError extends Error {}
@@ -144,10 +153,18 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   const m = LISTEN.exec(c.listen)!;
   const port = Number(m[2]);
   if (port > 65535) throw new ConfigError(`invalid configuration: listen port ${port} is above 65535`);
+  const dataDir = resolve(c.data_dir);
+  let db: DatabaseLocation;
+  try {
+    db = parseDatabaseUrl(c.db, dataDir, c.db_pool_size);
+  } catch (err) {
+    if (err instanceof DatabaseUrlError) throw new ConfigError(`invalid configuration: ${err.message}`);
+    throw err;
+  }
   return {
     host: m[1]!.replace(/^\[|\]$/g, ''),
     port,
-    dataDir: resolve(c.data_dir),
+    dataDir,
     logLevel: c.log_level,
     manifestMaxBytes: c.manifest_max_bytes,
     uploadIdleTimeoutMs: c.upload_idle_timeout_seconds * 1000,
@@ -162,6 +179,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     maxConnections: c.max_connections,
     maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
     auditRetentionDays: c.audit_retention_days,
+    db,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

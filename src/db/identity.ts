@@ -2,6 +2,7 @@
 // groups, organizations, projects, roles, role bindings, signing keys and
 // the audit log.
 import type { Kysely, Selectable } from 'kysely';
+import { engineOf } from './connect.js';
 import type { AuthTokensTable, Database, RobotsTable, RoleBindingsTable, UsersTable } from './schema.js';
 
 export type UserRow = Selectable<UsersTable>;
@@ -92,7 +93,11 @@ export class IdentityStore {
   async createAuthToken(row: Omit<AuthTokenRow, 'last_used_at' | 'revoked_at'>): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (row.parent_id !== null) {
-        const parent = await trx.selectFrom('auth_tokens').select('revoked_at').where('id', '=', row.parent_id).executeTakeFirst();
+        // On PostgreSQL the parent row stays locked until the child is in, so
+        // a revocation running beside this waits and then finds the child
+        // (SQLite runs one writing transaction at a time anyway).
+        const query = trx.selectFrom('auth_tokens').select('revoked_at').where('id', '=', row.parent_id);
+        const parent = await (engineOf(this.db) === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
         if (!parent || parent.revoked_at !== null) return false;
       }
       await trx.insertInto('auth_tokens').values({ ...row, last_used_at: null, revoked_at: null }).execute();
