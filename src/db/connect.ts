@@ -78,20 +78,33 @@ function parseSafeInteger(text: string): number {
 }
 
 /**
- * Brings the schema up to date. Kysely's migrator holds a lock while it
- * does (on PostgreSQL a session advisory lock, so of several nodes that
- * start together one migrates and the others wait, then find nothing to
- * do; on SQLite the write transaction). A database that has seen a newer
- * Hatoba is refused before anything is written: this one would not know
- * what its tables mean.
+ * Brings the schema up to date, once however many processes start
+ * together. On PostgreSQL Kysely's migrator holds a session advisory lock
+ * while it migrates, so of several nodes one migrates and the others wait,
+ * then find nothing to do. On SQLite it relies on its transaction, which
+ * begins deferred: two processes could both read "nothing applied" and
+ * both create the tables, so the whole run is one `begin immediate`
+ * transaction instead, which waits (busy_timeout) for the other writer.
+ * A database that has seen a newer Hatoba is refused before anything is
+ * written: this one would not know what its tables mean.
  */
 export async function migrate(db: Kysely<Database>, where: string): Promise<void> {
   await refuseNewerSchema(db, where);
-  const { error, results } = await new Migrator({ db, provider: migrationProvider(engineOf(db)) }).migrateToLatest();
-  const failed = results?.find((r) => r.status === 'Error');
+  const engine = engineOf(db);
+  const migrator = new Migrator({ db, provider: migrationProvider(engine), disableTransactions: engine === 'sqlite' });
+  let outcome: Awaited<ReturnType<Migrator['migrateToLatest']>>;
+  if (engine === 'sqlite') {
+    await sql`begin immediate`.execute(db);
+    outcome = await migrator.migrateToLatest();
+    await sql.raw(outcome.error ? 'rollback' : 'commit').execute(db);
+  } else {
+    outcome = await migrator.migrateToLatest();
+  }
+  const { error, results } = outcome;
   if (error) {
     // A newer node may have migrated between the check above and the lock.
     await refuseNewerSchema(db, where);
+    const failed = results?.find((r) => r.status === 'Error');
     throw new Error(`database migration ${failed?.migrationName ?? ''} failed: ${(error as Error).message ?? error}`);
   }
 }

@@ -38,14 +38,17 @@ export interface ServerBackend {
  * Backends by data directory: a server restarted on the same data
  * directory finds the same database again, as it would find hatoba.db.
  */
-const byDataDir = new Map<string, ServerBackend>();
+const byDataDir = new Map<string, Promise<ServerBackend>>();
 
-export async function serverBackend(dataDir: string): Promise<ServerBackend> {
-  const known = byDataDir.get(dataDir);
-  if (known) return known;
-  const backend = testBackend() === 'postgres-s3' ? await postgresBackend(dataDir) : { database: `sqlite:${join(dataDir, 'hatoba.db')}`, env: {}, dispose: async () => {} };
-  // S3 HALF: with postgres-s3 the coordinator adds HATOBA_STORAGE=s3://... (test/helpers/s3-storage.ts) here.
-  byDataDir.set(dataDir, backend);
+export function serverBackend(dataDir: string): Promise<ServerBackend> {
+  let backend = byDataDir.get(dataDir);
+  if (backend === undefined) {
+    // S3 HALF: with postgres-s3 the coordinator adds HATOBA_STORAGE=s3://... (test/helpers/s3-storage.ts) here.
+    backend = testBackend() === 'postgres-s3' ? postgresBackend(dataDir) : Promise.resolve({ database: `sqlite:${join(dataDir, 'hatoba.db')}`, env: {}, dispose: async () => {} });
+    // Servers started together on one data directory share one database.
+    byDataDir.set(dataDir, backend);
+    backend.catch(() => byDataDir.delete(dataDir));
+  }
   return backend;
 }
 
