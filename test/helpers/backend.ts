@@ -25,6 +25,16 @@ export function backendUnavailable(): string | undefined {
   return undefined;
 }
 
+/**
+ * A server's environment for the embedded backend whatever the switch says:
+ * for tests of what only it has (`hatoba admin backup` of a data directory).
+ * Empty values count as unset, so the defaults apply.
+ */
+export const EMBEDDED_BACKEND_ENV: Record<string, string> = {
+  HATOBA_DB: '',
+  // S3 HALF: the coordinator adds HATOBA_STORAGE: '' here.
+};
+
 export interface ServerBackend {
   /** The server's --db URL (sqlite:DATA_DIR/hatoba.db by default). */
   database: string;
