@@ -45,6 +45,10 @@ if [ "${FRESH:-0}" != 1 ] && [ -f "$ENV_FILE" ] && as_postgres "$BIN/pg_ctl" -D 
   exit 0
 fi
 bash "$(dirname "${BASH_SOURCE[0]}")/pg-down.sh" >/dev/null 2>&1 || true
+# Debian's own cluster (pg_lsclusters: 15 main) also wants 5432 when its service runs.
+if "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
+  die "another PostgreSQL already listens on 127.0.0.1:$PORT (pg_lsclusters; stop it with pg_ctlcluster, or pick another port with PG_PORT=...)"
+fi
 
 # ---- cluster --------------------------------------------------------------
 mkdir -p "$D/data" "$D/log" "$D/run"
