@@ -3,6 +3,7 @@
 // the audit log.
 import type { Kysely, Selectable } from 'kysely';
 import { engineOf } from './connect.js';
+import { LOCK_KIND, lockName } from './row-locks.js';
 import type { AuthTokensTable, Database, RobotsTable, RoleBindingsTable, UsersTable } from './schema.js';
 
 export type UserRow = Selectable<UsersTable>;
@@ -364,11 +365,18 @@ export class IdentityStore {
    * instead: a flood of bad credentials is one row a minute.
    */
   async appendAudit(entry: AuditEntry): Promise<void> {
-    if (entry.result !== 'allowed') {
+    if (entry.result === 'allowed') {
+      await this.db.insertInto('audit_log').values(entry).execute();
+      return;
+    }
+    // Look and write under one lock, so that racing failures (other
+    // processes, other nodes) add to one row instead of each making its own.
+    await this.db.transaction().execute(async (trx) => {
+      await lockName(trx, LOCK_KIND.auditRow, `${entry.principal}\n${entry.action}\n${entry.remote_addr ?? ''}`);
       const minute = entry.at - (entry.at % 60_000);
-      const r = await this.db
-        .updateTable('audit_log')
-        .set((eb) => ({ count: eb('count', '+', 1), at: entry.at }))
+      const row = await trx
+        .selectFrom('audit_log')
+        .select('id')
         .where('principal', '=', entry.principal)
         .where('at', '>=', minute)
         .where('at', '<', minute + 60_000)
@@ -376,10 +384,12 @@ export class IdentityStore {
         .where('action', '=', entry.action)
         .where('result', '=', entry.result)
         .where('detail', entry.detail === null ? 'is' : '=', entry.detail)
+        .orderBy('id', 'desc')
+        .limit(1)
         .executeTakeFirst();
-      if (Number(r.numUpdatedRows) > 0) return;
-    }
-    await this.db.insertInto('audit_log').values(entry).execute();
+      if (row) await trx.updateTable('audit_log').set((eb) => ({ count: eb('count', '+', 1), at: entry.at })).where('id', '=', row.id).execute();
+      else await trx.insertInto('audit_log').values(entry).execute();
+    });
   }
 
   /** Deletes entries older than `before` (the retention); returns how many. */

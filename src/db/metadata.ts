@@ -3,6 +3,7 @@
 // transaction, so a crash leaves either the old state or the new one.
 import { sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
 import { engineOf, type Engine } from './connect.js';
+import { LOCK_KIND, lockName } from './row-locks.js';
 import type { Database } from './schema.js';
 
 export interface ManifestRow {
@@ -287,7 +288,7 @@ export class Metadata {
       where (select count(*) from uploads where owner = ${owner}) < ${maxPerOwner}`;
     if (this.engine === 'sqlite') return Number((await insertUnderCap.execute(this.db)).numAffectedRows ?? 0) > 0;
     return this.db.transaction().execute(async (trx) => {
-      await sql`select pg_advisory_xact_lock(${ADVISORY_LOCK_UPLOAD_OWNER}, hashtext(${owner}))`.execute(trx);
+      await lockName(trx, LOCK_KIND.uploadsOfOwner, owner);
       return Number((await insertUnderCap.execute(trx)).numAffectedRows ?? 0) > 0;
     });
   }
@@ -338,9 +339,6 @@ export class Metadata {
     return row === undefined ? undefined : Number(row.size);
   }
 }
-
-/** The first key of PostgreSQL advisory locks on a principal's upload sessions (the second is the name's hash). */
-const ADVISORY_LOCK_UPLOAD_OWNER = 0x48617475; // "Hatu"
 
 /** Every statement that adds, moves or removes a tag calls this in its transaction. */
 async function bumpTagsVersion(trx: Transaction<Database>, repositoryId: number): Promise<void> {
