@@ -44,8 +44,13 @@ export async function openPostgres(url: string, poolSize: number): Promise<Kysel
   // pool, which then emits this; the next query gets a new connection.
   pool.on('error', () => {});
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const where = describeDatabase({ engine: 'postgres', url, poolSize });
   try {
-    await migrate(db, describeDatabase({ engine: 'postgres', url, poolSize }));
+    // Unreachable, wrong password, no such database: said plainly (the URL without its password), not as a stack.
+    await sql`select 1`.execute(db).catch((err: Error) => {
+      throw new ConfigError(`cannot connect to the database ${where}: ${err.message}`);
+    });
+    await migrate(db, where);
   } catch (err) {
     await db.destroy();
     throw err;
