@@ -189,7 +189,7 @@ for (const engine of ENGINES) {
       const user = await ids.createUser('dave', null, null);
       const now = Date.now();
       const token = (id: string, parent: string | null) => ({ id, user_id: user.id, name: id, secret_hash: id, created_at: now, expires_at: null, scopes: 'pull', parent_id: parent });
-      for (let round = 0; round < 10; round++) {
+      for (let round = 0; round < 30; round++) {
         assert.equal(await ids.createAuthToken(token(`p${round}`, null)), true);
         const [created] = await Promise.all([ids.createAuthToken(token(`c${round}`, `p${round}`)), ids.revokeAuthToken(`p${round}`, now)]);
         const child = await ids.authTokenById(`c${round}`);
