@@ -51,10 +51,10 @@ export class Authenticator {
   async basic(login: string, secret: string, remote: string): Promise<Principal> {
     // The attempt is reserved before the slow check, so parallel guesses
     // cannot all pass; one held back only by checks in progress waits for them.
-    let attempt = this.throttle.reserve(login.toLowerCase(), remote);
+    let attempt = await this.throttle.reserve(login.toLowerCase(), remote);
     while (!attempt.granted && attempt.settled) {
       await attempt.settled;
-      attempt = this.throttle.reserve(login.toLowerCase(), remote);
+      attempt = await this.throttle.reserve(login.toLowerCase(), remote);
     }
     if (!attempt.granted) {
       const wait = attempt.retryAfterSeconds;

@@ -2,8 +2,10 @@
 // tokens and the audit log, over the identity tables.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import { engineOf } from '../db/connect.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { IdentityStore } from '../db/identity.js';
+import { SignInAttempts } from '../db/sign-in-attempts.js';
 import type { Database } from '../db/schema.js';
 import { RegistryError } from '../registry/errors.js';
 import { Accounts } from './accounts.js';
@@ -12,6 +14,7 @@ import { AuditLog } from './audit.js';
 import { Authenticator } from './authenticate.js';
 import { Authorizer } from './authorize.js';
 import { generatePassword } from './secrets.js';
+import { SharedSignInThrottle } from './shared-sign-in-throttle.js';
 import { TokenService } from './tokens.js';
 import { SYSTEM_ADMIN_ROLE } from './verbs.js';
 
@@ -40,7 +43,9 @@ export class Identity {
     await accounts.ensureBuiltinRoles();
     const createdAdminPassword = await bootstrapAdmin(accounts, store, options.adminPassword);
     const tokens = await TokenService.load(store, options.masterKey, options.service);
-    const identity = new Identity(store, accounts, new Authenticator(store), new Authorizer(store), tokens, new AuditLog(store, options.log));
+    // On PostgreSQL every node counts sign-in failures against the same budgets.
+    const throttle = engineOf(db) === 'postgres' ? new SharedSignInThrottle(new SignInAttempts(db)) : undefined;
+    const identity = new Identity(store, accounts, new Authenticator(store, throttle), new Authorizer(store), tokens, new AuditLog(store, options.log));
     return { identity, createdAdminPassword: options.adminPassword ? undefined : createdAdminPassword };
   }
 }

@@ -17,13 +17,13 @@
 // refused: fifty parallel sign-ins with the right password, from an address
 // that has not failed, are all let in.
 //
-// Kept in process memory behind the SignInThrottle interface: behind N
-// processes an attacker gets N times the budget. A later issue moves the
-// throttle into PostgreSQL so that all nodes share one.
+// Kept here in process memory, behind the SignInThrottle interface: on
+// SQLite (one machine). On PostgreSQL, where several nodes share the
+// database, shared-sign-in-throttle.ts keeps the same budgets there.
 
 export interface SignInThrottle {
   /** Reserves an attempt by `name` from `address`, or says how long to wait. */
-  reserve(name: string, address: string, now?: number): Reservation;
+  reserve(name: string, address: string, now?: number): Reservation | Promise<Reservation>;
 }
 
 export type Reservation =

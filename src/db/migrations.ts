@@ -239,6 +239,23 @@ const migrations = (t: ReturnType<typeof columnTypes>): Record<string, Migration
       await db.schema.alterTable('audit_log').addColumn('count', 'integer', (c) => c.notNull().defaultTo(1)).execute();
     },
   },
+  '0006_sign_in_attempts': {
+    // The sign-in throttle's failures and attempts in progress, where every
+    // node sees them: used on PostgreSQL, where several nodes share the
+    // database (one process on SQLite keeps them in memory). A key names a
+    // budget: a hash of (name, client network), or of the network alone.
+    async up(db: Kysely<any>) {
+      await db.schema
+        .createTable('sign_in_attempts')
+        .addColumn('key', t.varchar(80), (c) => c.notNull())
+        .addColumn('attempt', t.varchar(64), (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('pending', 'integer', (c) => c.notNull())
+        .addPrimaryKeyConstraint('sign_in_attempts_pk', ['key', 'attempt'])
+        .execute();
+      await db.schema.createIndex('sign_in_attempts_at').on('sign_in_attempts').column('at').execute();
+    },
+  },
 });
 
 export function migrationProvider(engine: Engine): MigrationProvider {

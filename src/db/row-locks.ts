@@ -11,6 +11,7 @@ import type { Database } from './schema.js';
 export const LOCK_KIND = {
   uploadsOfOwner: 0x48410001,
   auditRow: 0x48410002,
+  signInBudget: 0x48410003,
 } as const;
 
 export async function lockName(trx: Transaction<Database>, kind: (typeof LOCK_KIND)[keyof typeof LOCK_KIND], name: string): Promise<void> {

@@ -180,6 +180,14 @@ export interface AuditLogTable {
   count: Generated<number>;
 }
 
+/** A failed sign-in, or one being checked (pending = 1), counted against a throttle budget (see auth/shared-sign-in-throttle.ts). */
+export interface SignInAttemptsTable {
+  key: string;
+  attempt: string;
+  at: number;
+  pending: number;
+}
+
 export interface Database {
   users: UsersTable;
   auth_tokens: AuthTokensTable;
@@ -200,4 +208,5 @@ export interface Database {
   manifest_references: ManifestReferencesTable;
   tags: TagsTable;
   uploads: UploadsTable;
+  sign_in_attempts: SignInAttemptsTable;
 }
