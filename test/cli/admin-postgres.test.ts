@@ -53,7 +53,7 @@ test('a database that cannot be reached is named without its password', options,
   wrong.password = 'not-the-password';
   const run = await home.run(['admin', 'reset-password', 'admin', '--db', wrong.toString(), '--password-stdin'], { input: 'a postgres password\n' });
   assert.equal(run.code, 1);
-  assert.match(run.stderr, /cannot open the database postgres:\/\/[^:]+:\*\*\*@/);
+  assert.match(run.stderr, /cannot connect to the database postgres:\/\/[^:]+:\*\*\*@/);
   assert.ok(!run.stderr.includes('not-the-password'), run.stderr);
 });
 
