@@ -24,6 +24,17 @@ if (files.length === 0) {
   console.error(`no test files match ${filters.join(' ')}`);
   process.exit(1);
 }
+// A backend switch (HATOBA_TEST_BACKEND=postgres-s3) whose services are not
+// running: skipped with the hint outside CI, a failure in CI (no suite may
+// skip there).
+if (process.env.HATOBA_TEST_BACKEND) {
+  const check = spawnSync(process.execPath, ['--import', 'tsx', 'test/helpers/backend-check.ts'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (check.status !== 0) {
+    if (process.env.CI === 'true' || check.status !== 3) process.exit(1);
+    console.error(`skipping all tests: HATOBA_TEST_BACKEND=${process.env.HATOBA_TEST_BACKEND} is not available here`);
+    process.exit(0);
+  }
+}
 const reporter = process.stdout.isTTY && !process.env.CI ? 'spec' : 'tap';
 const result = spawnSync(
   process.execPath,

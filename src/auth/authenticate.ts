@@ -65,7 +65,7 @@ export class Authenticator {
       principal = await this.verify(login, secret, attempt.cleanRecord ? 'clean' : 'suspect');
     } finally {
       if (principal) attempt.release();
-      else attempt.fail();
+      else await attempt.fail();
     }
     if (!principal) throw new AuthenticationError('invalid', 'invalid username or password');
     return principal;

@@ -2,6 +2,7 @@
 // tokens and the audit log, over the identity tables.
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import { isUniqueViolation } from '../db/errors.js';
 import { IdentityStore } from '../db/identity.js';
 import { SignInFailureLog } from '../db/signin-failures.js';
 import type { Database } from '../db/schema.js';
@@ -53,8 +54,9 @@ async function bootstrapAdmin(accounts: Accounts, store: IdentityStore, password
   try {
     await accounts.createUser({ username: INITIAL_ADMIN, password: chosen });
   } catch (err) {
-    // Another process of this instance created it first.
-    if (err instanceof RegistryError && err.code === 'CONFLICT') return undefined;
+    // Another process or node of this instance created it first (seen
+    // before our insert, or refused by the database's unique key).
+    if ((err instanceof RegistryError && err.code === 'CONFLICT') || isUniqueViolation(err)) return undefined;
     throw err;
   }
   await accounts.createRoleBinding({ name: 'admin', namespace: '', role: SYSTEM_ADMIN_ROLE, subject: { kind: 'user', name: INITIAL_ADMIN } });

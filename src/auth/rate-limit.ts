@@ -42,8 +42,8 @@ export type Reservation =
       cleanRecord: boolean;
       /** The attempt succeeded: refund it and forget the pair's failures. */
       release(): void;
-      /** The attempt failed: it stays counted, and no longer holds back attempts waiting for it. */
-      fail(): void;
+      /** The attempt failed: it stays counted, and no longer holds back attempts waiting for it. Resolves once it is recorded. */
+      fail(): void | Promise<void>;
     }
   | {
       granted: false;
@@ -194,11 +194,13 @@ export class SharedSignInThrottle implements SignInThrottle {
         reservation.release();
         if (others.get(pairKey)?.length || this.recorded.delete(pairKey)) this.log.forget(pairKey).catch(ignoreFailure);
       },
+      // The refusal waits for the record, so that the client's next guess,
+      // on whichever node, already counts this one.
       fail: () => {
         reservation.fail();
         if (this.recorded.size >= MAX_KEYS) this.recorded.clear(); // then a success may leave its pair's rows to expire
         this.recorded.add(pairKey);
-        this.log.record([pairKey, addressKey], now).catch(ignoreFailure);
+        return this.log.record([pairKey, addressKey], now).catch(ignoreFailure);
       },
     };
   }

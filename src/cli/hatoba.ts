@@ -33,7 +33,8 @@ program
   .option('--shutdown-grace <duration>', 'on SIGTERM, how long requests in flight may take to finish, e.g. 90s or 2m (default 30s; HATOBA_SHUTDOWN_GRACE)')
   .addOption(new Option('--shutdown-grace-seconds <n>', 'the same in seconds (HATOBA_SHUTDOWN_GRACE_SECONDS)').hideHelp())
   .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, without authentication, on this address (off by default; HATOBA_METRICS_LISTEN)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string }) => {
+  .option('--db <url>', 'metadata database: sqlite:PATH (default sqlite:DATA_DIR/hatoba.db) or postgres://USER:PASSWORD@HOST:PORT/DB (HATOBA_DB)')
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string; db?: string }) => {
     let config;
     try {
       config = loadConfig({
@@ -49,6 +50,7 @@ program
           shutdown_grace: opts.shutdownGrace as never,
           shutdown_grace_seconds: opts.shutdownGraceSeconds as never,
           metrics_listen: opts.metricsListen,
+          db: opts.db,
         },
       });
     } catch (err) {

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DURATION_FORMS, formatDuration, parseDuration } from '../formats/duration.js';
+import { DatabaseUrlError, parseDatabaseUrl, type DatabaseLocation } from '../db/location.js';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -107,6 +108,10 @@ export const configSchema = z
     shutdown_grace: duration(0, 3600_000).optional(),
     /** HOST:PORT of a separate plain-HTTP listener serving /metrics without authentication; none by default. */
     metrics_listen: z.string().regex(LISTEN, 'metrics_listen must be HOST:PORT, e.g. 127.0.0.1:9090').optional(),
+    /** The metadata database: sqlite:PATH (default sqlite:DATA_DIR/hatoba.db) or postgres://USER:PASSWORD@HOST:PORT/DATABASE. */
+    db: z.string().min(1).optional(),
+    /** PostgreSQL connections each process keeps at most. */
+    db_pool_size: z.coerce.number().int().positive().max(1000).default(10),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -138,6 +143,8 @@ export interface ServerConfig {
   shutdownGraceMs: number;
   /** Where /metrics is served (no authentication: loopback or a private network). */
   metricsListen?: { host: string; port: number };
+  /** Where the metadata is (a postgres URL may hold a password: show it with describeDatabase). */
+  db: DatabaseLocation;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -169,6 +176,8 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_SHUTDOWN_GRACE_SECONDS: 'shutdown_grace_seconds',
   HATOBA_SHUTDOWN_GRACE: 'shutdown_grace',
   HATOBA_METRICS_LISTEN: 'metrics_listen',
+  HATOBA_DB: 'db',
+  HATOBA_DB_POOL_SIZE: 'db_pool_size',
 };
 
 export class ConfigError extends Error {}
@@ -218,10 +227,18 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
   }
   const c = result.data;
   const { host, port } = hostAndPort(c.listen, 'listen', origins.listen);
+  const dataDir = resolve(c.data_dir);
+  let db: DatabaseLocation;
+  try {
+    db = parseDatabaseUrl(c.db, dataDir, c.db_pool_size);
+  } catch (err) {
+    if (err instanceof DatabaseUrlError) throw new ConfigError(`invalid configuration: ${err.message}${origins.db ? ` (from ${origins.db})` : ''}`);
+    throw err;
+  }
   return {
     host,
     port,
-    dataDir: resolve(c.data_dir),
+    dataDir,
     logLevel: c.log_level,
     manifestMaxBytes: c.manifest_max_bytes,
     uploadIdleTimeoutMs: c.upload_idle_timeout ?? c.upload_idle_timeout_seconds * 1000,
@@ -238,6 +255,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     auditRetentionDays: c.audit_retention !== undefined ? c.audit_retention / 86_400_000 : c.audit_retention_days,
     shutdownGraceMs: c.shutdown_grace ?? c.shutdown_grace_seconds * 1000,
     metricsListen: c.metrics_listen === undefined ? undefined : hostAndPort(c.metrics_listen, 'metrics_listen', origins.metrics_listen),
+    db,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

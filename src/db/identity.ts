@@ -2,6 +2,8 @@
 // groups, organizations, projects, roles, role bindings, signing keys and
 // the audit log.
 import type { Kysely, Selectable } from 'kysely';
+import { engineOf } from './connect.js';
+import { LOCK_KIND, lockName } from './row-locks.js';
 import type { AuthTokensTable, Database, RobotsTable, RoleBindingsTable, UsersTable } from './schema.js';
 
 export type UserRow = Selectable<UsersTable>;
@@ -92,7 +94,11 @@ export class IdentityStore {
   async createAuthToken(row: Omit<AuthTokenRow, 'last_used_at' | 'revoked_at'>): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
       if (row.parent_id !== null) {
-        const parent = await trx.selectFrom('auth_tokens').select('revoked_at').where('id', '=', row.parent_id).executeTakeFirst();
+        // On PostgreSQL the parent row stays locked until the child is in, so
+        // a revocation running beside this waits and then finds the child
+        // (SQLite runs one writing transaction at a time anyway).
+        const query = trx.selectFrom('auth_tokens').select('revoked_at').where('id', '=', row.parent_id);
+        const parent = await (engineOf(this.db) === 'postgres' ? query.forUpdate() : query).executeTakeFirst();
         if (!parent || parent.revoked_at !== null) return false;
       }
       await trx.insertInto('auth_tokens').values({ ...row, last_used_at: null, revoked_at: null }).execute();
@@ -364,11 +370,18 @@ export class IdentityStore {
    * instead: a flood of bad credentials is one row a minute.
    */
   async appendAudit(entry: AuditEntry): Promise<void> {
-    if (entry.result !== 'allowed') {
+    if (entry.result === 'allowed') {
+      await this.db.insertInto('audit_log').values(entry).execute();
+      return;
+    }
+    // Look and write under one lock, so that racing failures (other
+    // processes, other nodes) add to one row instead of each making its own.
+    await this.db.transaction().execute(async (trx) => {
+      await lockName(trx, LOCK_KIND.auditRow, `${entry.principal}\n${entry.action}\n${entry.remote_addr ?? ''}`);
       const minute = entry.at - (entry.at % 60_000);
-      const r = await this.db
-        .updateTable('audit_log')
-        .set((eb) => ({ count: eb('count', '+', 1), at: entry.at }))
+      const row = await trx
+        .selectFrom('audit_log')
+        .select('id')
         .where('principal', '=', entry.principal)
         .where('at', '>=', minute)
         .where('at', '<', minute + 60_000)
@@ -376,10 +389,12 @@ export class IdentityStore {
         .where('action', '=', entry.action)
         .where('result', '=', entry.result)
         .where('detail', entry.detail === null ? 'is' : '=', entry.detail)
+        .orderBy('id', 'desc')
+        .limit(1)
         .executeTakeFirst();
-      if (Number(r.numUpdatedRows) > 0) return;
-    }
-    await this.db.insertInto('audit_log').values(entry).execute();
+      if (row) await trx.updateTable('audit_log').set((eb) => ({ count: eb('count', '+', 1), at: entry.at })).where('id', '=', row.id).execute();
+      else await trx.insertInto('audit_log').values(entry).execute();
+    });
   }
 
   /** Deletes entries older than `before` (the retention); returns how many. */

@@ -2,6 +2,8 @@
 // registry asks. Everything that must change together runs in one
 // transaction, so a crash leaves either the old state or the new one.
 import { sql, type CompiledQuery, type Kysely, type Transaction } from 'kysely';
+import { engineOf, type Engine } from './connect.js';
+import { LOCK_KIND, lockName } from './row-locks.js';
 import type { Database } from './schema.js';
 
 export interface ManifestRow {
@@ -40,8 +42,11 @@ export interface UploadRow {
 export class Metadata {
   // Repository ids never change once assigned, so name -> id is cached.
   private readonly repositoryIds = new Map<string, number>();
+  private readonly engine: Engine;
 
-  constructor(readonly db: Kysely<Database>) {}
+  constructor(readonly db: Kysely<Database>) {
+    this.engine = engineOf(db);
+  }
 
   async close(): Promise<void> {
     await this.db.destroy();
@@ -233,11 +238,16 @@ export class Metadata {
 
   /**
    * Every tag name of the repository as a JSON array, in byte order, built
-   * by the database: no row object per tag. (PostgreSQL spells it
-   * json_agg(name ORDER BY name).)
+   * by the database: no row object per tag. (The tags.name column is
+   * collated "C" on PostgreSQL, so its order is SQLite's byte order.)
    */
   async tagNamesJson(repositoryId: number): Promise<string> {
-    const { rows } = await sql<{ tags: string }>`select json_group_array(name order by name) as tags from tags where repository_id = ${repositoryId}`.execute(this.db);
+    const query =
+      this.engine === 'postgres'
+        ? // json_agg gives null for no rows, and pg would parse json: ask for text.
+          sql<{ tags: string }>`select coalesce(json_agg(name order by name)::text, '[]') as tags from tags where repository_id = ${repositoryId}`
+        : sql<{ tags: string }>`select json_group_array(name order by name) as tags from tags where repository_id = ${repositoryId}`;
+    const { rows } = await query.execute(this.db);
     return rows[0]?.tags ?? '[]';
   }
 
@@ -264,16 +274,23 @@ export class Metadata {
 
   /**
    * Opens an upload session unless `owner` already holds `maxPerOwner`
-   * open ones: one statement, so parallel requests cannot overshoot the cap
-   * together. Returns whether the session was created.
+   * open ones. Returns whether the session was created. On SQLite the one
+   * statement is enough (writers take turns); on PostgreSQL two nodes could
+   * each count below the cap and both insert, so the owner's sessions are
+   * counted under a transaction lock on the owner's name.
    */
   async createUpload(id: string, repositoryId: number, owner: string, maxPerOwner: number): Promise<boolean> {
     const now = Date.now();
-    const result = await sql`
+    // The casts give PostgreSQL the types that a bare parameter in a select list lacks.
+    const insertUnderCap = sql`
       insert into uploads (id, repository_id, size, started_at, updated_at, owner)
-      select ${id}, ${repositoryId}, 0, ${now}, ${now}, ${owner}
-      where (select count(*) from uploads where owner = ${owner}) < ${maxPerOwner}`.execute(this.db);
-    return Number(result.numAffectedRows ?? 0) > 0;
+      select cast(${id} as varchar(128)), cast(${repositoryId} as integer), 0, cast(${now} as bigint), cast(${now} as bigint), cast(${owner} as varchar(255))
+      where (select count(*) from uploads where owner = ${owner}) < ${maxPerOwner}`;
+    if (this.engine === 'sqlite') return Number((await insertUnderCap.execute(this.db)).numAffectedRows ?? 0) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      await lockName(trx, LOCK_KIND.uploadsOfOwner, owner);
+      return Number((await insertUnderCap.execute(trx)).numAffectedRows ?? 0) > 0;
+    });
   }
 
   async findUpload(id: string): Promise<UploadRow | undefined> {

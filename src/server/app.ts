@@ -2,9 +2,8 @@
 // the error mapping, over a registry on the configured storage.
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { sql } from 'kysely';
-import { join } from 'node:path';
 import type { ServerConfig } from '../config/config.js';
-import { openSqlite } from '../db/connect.js';
+import { openDatabase } from '../db/connect.js';
 import { Metadata } from '../db/metadata.js';
 import { Registry } from '../registry/registry.js';
 import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
@@ -46,7 +45,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   const tls = config.tls ? loadTls(config.tls) : undefined;
   const store = new FilesystemBlobStore(config.dataDir);
   await store.init();
-  const meta = new Metadata(await openSqlite(join(config.dataDir, 'hatoba.db')));
+  const meta = new Metadata(await openDatabase(config.db));
   const metrics = new ServerMetrics({ openUploads: () => meta.openUploadCount(), storedBytes: () => meta.storedBlobBytes() });
   const registry = new Registry(metrics.timeMetadata(meta), metrics.timeBlobStore(store), {
     manifestMaxBytes: config.manifestMaxBytes,

@@ -11,8 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { TestRegistry } from '../helpers/registry-client.js';
+import { EMBEDDED_BACKEND_ENV } from '../helpers/backend.js';
 import { startServer } from '../helpers/server.js';
 import { cliHome, removeHomes } from './helpers.js';
+
+// `admin backup` copies an embedded data directory: these servers run on it
+// whatever HATOBA_TEST_BACKEND says (on PostgreSQL the command refuses and
+// points to pg_dump: test/cli/admin-postgres.test.ts).
+const env = EMBEDDED_BACKEND_ENV;
 
 const dirs: string[] = [];
 after(async () => {
@@ -51,7 +57,7 @@ async function assertEveryTagPullsWhole(reg: TestRegistry): Promise<number> {
 }
 
 test('a backup taken under load restores into a new data dir, and every tag pulls whole', { timeout: 180_000 }, async (t) => {
-  const server = await startServer();
+  const server = await startServer({ env });
   const home = await cliHome();
   const backups = await tempDir();
   try {
@@ -89,7 +95,7 @@ test('a backup taken under load restores into a new data dir, and every tag pull
     assert.ok(!existsSync(join(dest, 'hatoba.db-wal')), 'the database copy is one file');
 
     await server.stop();
-    const restored = await startServer({ dataDir: dest });
+    const restored = await startServer({ dataDir: dest, env });
     try {
       const restoredReg = new TestRegistry(restored.url);
       const pulled = await assertEveryTagPullsWhole(restoredReg);
@@ -110,7 +116,7 @@ test('a backup taken under load restores into a new data dir, and every tag pull
 test('a backup is refused, writing nothing, into an existing directory, from a non-data dir, or without a master key', async () => {
   const home = await cliHome();
   const root = await tempDir();
-  const server = await startServer();
+  const server = await startServer({ env });
   try {
     await new TestRegistry(server.url).pushImage('backup/refused', 'v1');
     const existing = join(root, 'existing');

@@ -30,7 +30,7 @@ test('reset-password with --password-stdin --revoke-tokens while the server runs
   const token = await api.token(user.username);
   assert.equal((await call(server.url, 'GET', '/v2/', { auth: token })).status, 200);
 
-  const run = await home.run(['admin', 'reset-password', user.username, '--data-dir', server.dataDir, '--password-stdin', '--revoke-tokens'], { input: 'a brand new password\n' });
+  const run = await home.run(['admin', 'reset-password', user.username, '--data-dir', server.dataDir, '--db', server.database, '--password-stdin', '--revoke-tokens'], { input: 'a brand new password\n' });
   assert.equal(run.code, 0, run.stderr);
   assert.equal(run.stdout, '', 'a password given is not printed');
   assert.match(run.stderr, /reset and their auth tokens revoked/);
@@ -45,7 +45,7 @@ test('reset-password with --password-stdin --revoke-tokens while the server runs
 
 test('reset-password without a password and no terminal generates one and prints it once', async () => {
   const user = await api.user(uniq('reset-'));
-  const run = await home.run(['admin', 'reset-password', user.username, '--data-dir', server.dataDir]);
+  const run = await home.run(['admin', 'reset-password', user.username, '--data-dir', server.dataDir, '--db', server.database]);
   assert.equal(run.code, 0, run.stderr);
   const password = run.stdout.trim();
   assert.equal(password.length, 24, `a generated password on stdout: ${run.stdout}`);
@@ -54,7 +54,7 @@ test('reset-password without a password and no terminal generates one and prints
 });
 
 test('reset-password refuses an unknown user and a directory that is not a data directory', async () => {
-  let run = await home.run(['admin', 'reset-password', 'nobody-here', '--data-dir', server.dataDir, '--password-stdin'], { input: 'a brand new password' });
+  let run = await home.run(['admin', 'reset-password', 'nobody-here', '--data-dir', server.dataDir, '--db', server.database, '--password-stdin'], { input: 'a brand new password' });
   assert.equal(run.code, 1);
   assert.match(run.stderr, /no user nobody-here/);
   const empty = await mkdtemp(join(tmpdir(), 'hatoba-not-data-'));
@@ -65,7 +65,7 @@ test('reset-password refuses an unknown user and a directory that is not a data 
   } finally {
     await rm(empty, { recursive: true, force: true });
   }
-  run = await home.run(['admin', 'reset-password', 'admin', '--data-dir', server.dataDir, '--password-stdin'], { input: 'short' });
+  run = await home.run(['admin', 'reset-password', 'admin', '--data-dir', server.dataDir, '--db', server.database, '--password-stdin'], { input: 'short' });
   assert.equal(run.code, 1, 'a password the server would refuse is refused here too');
   assert.match(run.stderr, /password must be/);
 });

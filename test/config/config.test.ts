@@ -69,3 +69,21 @@ test('trusted_proxies: none by default; a YAML list or a comma-separated HATOBA_
     assert.throws(() => loadConfig({ env: { HATOBA_TRUSTED_PROXIES: `10.0.0.0/8,${bad}` } }), (e: unknown) => e instanceof ConfigError && /trusted_proxies\.1: must be an IP address or a CIDR/.test(e.message), bad);
   }
 });
+
+test('db: sqlite:DATA_DIR/hatoba.db by default; sqlite:PATH, postgres:// and postgresql:// from the file, HATOBA_DB or --db; anything else refused without its password', () => {
+  assert.deepEqual(loadConfig({ env: {}, flags: { data_dir: '/srv/h' } }).db, { engine: 'sqlite', path: '/srv/h/hatoba.db' });
+  assert.deepEqual(loadConfig({ env: { HATOBA_DB: 'sqlite:meta/h.db' } }).db, { engine: 'sqlite', path: resolve('meta/h.db') });
+  assert.deepEqual(loadConfig({ env: {}, flags: { db: 'sqlite:/var/lib/h.db' } }).db, { engine: 'sqlite', path: '/var/lib/h.db' });
+  const path = file('db.yaml', 'db: postgres://reg:pw@db.example:5433/hatoba?sslmode=require\ndb_pool_size: 25\n');
+  assert.deepEqual(loadConfig({ file: path, env: {} }).db, { engine: 'postgres', url: 'postgres://reg:pw@db.example:5433/hatoba?sslmode=require', poolSize: 25 });
+  assert.deepEqual(loadConfig({ file: path, env: { HATOBA_DB: 'postgresql://db/h', HATOBA_DB_POOL_SIZE: '3' } }).db, { engine: 'postgres', url: 'postgresql://db/h', poolSize: 3 });
+  assert.equal(loadConfig({ env: { HATOBA_DB: 'postgres:///hatoba' } }).db.engine, 'postgres', 'host, user and password may all come from PG* variables');
+  for (const bad of ['mysql://u:hunter2@h/db', 'sqlite:', 'postgres://u:hunter2@[bad/db']) {
+    assert.throws(
+      () => loadConfig({ env: { HATOBA_DB: bad } }),
+      (e: unknown) => e instanceof ConfigError && /db/.test(e.message) && !e.message.includes('hunter2'),
+      bad,
+    );
+  }
+  assert.throws(() => loadConfig({ env: { HATOBA_DB_POOL_SIZE: '0' } }), /db_pool_size/);
+});

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { serverBackend } from './backend.js';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -20,10 +21,12 @@ export interface RunningServer {
   dataDir: string;
   /** Where /metrics is served, when started with --metrics-listen. */
   metricsUrl?: string;
+  /** Its --db: sqlite:DATA_DIR/hatoba.db, or a postgres:// URL under HATOBA_TEST_BACKEND=postgres-s3 (see backend.ts). */
+  database: string;
   child: ChildProcess;
   /** Stops the process (SIGTERM) and waits for it; keeps the data dir. */
   stop(): Promise<void>;
-  /** Stops the process and removes the data dir. */
+  /** Stops the process and removes the data dir (and the database made for it). */
   dispose(): Promise<void>;
 }
 
@@ -53,11 +56,12 @@ function buildOnce(): Promise<void> {
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hatoba-test-')));
   if (options.compiled) await buildOnce();
+  const backend = await serverBackend(dataDir);
   const entry = options.compiled ? [join(PROJECT_ROOT, 'dist/cli/hatoba.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/hatoba.ts')];
   const child = spawn(
     process.execPath,
     [...entry, 'serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, '--log-level', 'warn', ...(options.args ?? [])],
-    { cwd: PROJECT_ROOT, env: { ...process.env, HATOBA_ADMIN_PASSWORD: ADMIN.password, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: PROJECT_ROOT, env: { ...process.env, HATOBA_ADMIN_PASSWORD: ADMIN.password, ...backend.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
   const url = await new Promise<string>((resolveUrl, reject) => {
@@ -88,11 +92,14 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     pid: child.pid!,
     dataDir,
     metricsUrl,
+    database: backend.database,
     child,
     stop,
     dispose: async () => {
       await stop();
-      if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (options.dataDir) return;
+      await rm(dataDir, { recursive: true, force: true });
+      await backend.dispose();
     },
   };
 }

@@ -12,7 +12,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { chmod, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { sql, type RawBuilder } from 'kysely';
+import { openServerDatabase, testBackend } from '../helpers/backend.js';
 import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 import { basicAuth, sha256 } from '../helpers/registry-client.js';
 import { call, expectErr, postToken, tokenUrl } from '../auth/access-helpers.js';
@@ -41,16 +42,13 @@ function untilClosed(socket: Socket, ms: number): Promise<{ closed: boolean; ms:
   });
 }
 
-function db(server: RunningServer): Database.Database {
-  return new Database(join(server.dataDir, 'hatoba.db'), { readonly: true, fileMustExist: true });
-}
-
-function count(server: RunningServer, sql: string, ...params: unknown[]): number {
-  const conn = db(server);
+/** The one number a query of the server's database gives (on whichever backend it runs). */
+async function count(server: RunningServer, query: RawBuilder<unknown>): Promise<number> {
+  const db = await openServerDatabase(server);
   try {
-    return Number(Object.values(conn.prepare(sql).get(...params) as Record<string, unknown>)[0]);
+    return Number(Object.values((await query.execute(db)).rows[0] as Record<string, unknown>)[0]);
   } finally {
-    conn.close();
+    await db.destroy();
   }
 }
 
@@ -109,7 +107,7 @@ test('slow clients: header timeout, idle body timeout keeping the staged offset,
   const status = await call(server.url, 'GET', location);
   assert.equal(status.status, 204);
   assert.equal(status.headers.range, '0-9', 'the session keeps the offset before the stalled chunk');
-  assert.equal(count(server, 'select size from uploads where id = ?', id), 10);
+  assert.equal(await count(server, sql`select size from uploads where id = ${id}`), 10);
   assert.equal((await stat(join(server.dataDir, 'uploads', id))).size, 10, 'the staged file is rolled back to the same offset');
   // Idle, not total: a body that is slow but steady (a byte every 0.4 s
   // for 2.4 s, with a 1 s idle limit) is not cut.
@@ -137,11 +135,11 @@ test('caps: upload sessions per principal and scopes per token request are 429 T
     assert.equal(res.status, 202);
     open.push(String(res.headers.location));
   }
-  const before = count(server, 'select count(*) from uploads where owner = ?', 'admin');
+  const before = await count(server, sql`select count(*) from uploads where owner = 'admin'`);
   const over = await call(server.url, 'POST', '/v2/limits/caps/blobs/uploads/');
   expectErr(over, 429, 'TOOMANYREQUESTS', 'the session over the cap');
   assert.match(String(over.headers['retry-after']), /^\d+$/);
-  assert.equal(count(server, 'select count(*) from uploads where owner = ?', 'admin'), before, 'no session row was created');
+  assert.equal(await count(server, sql`select count(*) from uploads where owner = 'admin'`), before, 'no session row was created');
   // cancelling one frees a place
   assert.equal((await call(server.url, 'DELETE', open.pop()!)).status, 204);
   const again = await call(server.url, 'POST', '/v2/limits/caps/blobs/uploads/');
@@ -185,7 +183,7 @@ test('caps: over max_connections a connection is answered 429 TOOMANYREQUESTS an
 
 test('audit: repeated failures are one counted row a minute, long values are cut, old rows are pruned', async (t) => {
   const from = '127.0.0.77';
-  const rowsBefore = count(server, 'select count(*) from audit_log');
+  const rowsBefore = await count(server, sql`select count(*) from audit_log`);
   const path = `/v2/limits/${'p'.repeat(200)}/manifests/latest`;
   const burst = 200;
   const statuses = new Map<number, number>();
@@ -193,24 +191,24 @@ test('audit: repeated failures are one counted row a minute, long values are cut
     const batch = await Promise.all(Array.from({ length: 20 }, (_, j) => call(server.url, 'GET', path, { auth: `Bearer junk-${i}-${j}-${'x'.repeat(1000)}`, from })));
     for (const r of batch) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
   }
-  const added = count(server, 'select count(*) from audit_log') - rowsBefore;
-  const counted = count(server, 'select sum(count) from audit_log where remote_addr = ?', from);
+  const added = (await count(server, sql`select count(*) from audit_log`)) - rowsBefore;
+  const counted = await count(server, sql`select sum(count) from audit_log where remote_addr = ${from}`);
   t.diagnostic(`${burst} junk bearer tokens: statuses ${JSON.stringify([...statuses])}, audit rows +${added}, counted ${counted}`);
   assert.deepEqual([...statuses], [[401, burst]]);
   assert.ok(added >= 1 && added <= 2, `one row per minute (two if the burst crossed one), not ${added}`);
   assert.equal(counted, burst, 'every failure is counted');
-  assert.ok(count(server, 'select max(length(resource)) from audit_log where remote_addr = ?', from) <= 256, 'resources are cut');
+  assert.ok((await count(server, sql`select max(length(resource)) from audit_log where remote_addr = ${from}`)) <= 256, 'resources are cut');
 
   // retention: a row past audit_retention_days is gone after a restart
   await server.stop();
-  const conn = new Database(join(server.dataDir, 'hatoba.db'));
-  conn.prepare("insert into audit_log (at, principal, action, resource, result, remote_addr, detail, count) values (?, 'old', 'x', 'y', 'allowed', null, null, 1)").run(Date.now() - 91 * 86_400_000);
-  conn.close();
+  const conn = await openServerDatabase(server);
+  await sql`insert into audit_log (at, principal, action, resource, result, remote_addr, detail, count) values (${Date.now() - 91 * 86_400_000}, 'old', 'x', 'y', 'allowed', null, null, 1)`.execute(conn);
+  await conn.destroy();
   const dataDir = server.dataDir;
   server = await startServer({ dataDir, env: { HATOBA_HEADER_TIMEOUT_SECONDS: '1', HATOBA_BODY_IDLE_TIMEOUT_SECONDS: '1', HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: '3' } });
   await new Promise((r) => setTimeout(r, 300));
-  assert.equal(count(server, "select count(*) from audit_log where principal = 'old'"), 0, 'the old row is pruned');
-  assert.ok(count(server, 'select count(*) from audit_log where remote_addr = ?', from) >= 1, 'recent rows are kept');
+  assert.equal(await count(server, sql`select count(*) from audit_log where principal = 'old'`), 0, 'the old row is pruned');
+  assert.ok((await count(server, sql`select count(*) from audit_log where remote_addr = ${from}`)) >= 1, 'recent rows are kept');
 });
 
 test('files are private whatever the umask; a missing or wrong master key stops the start', async () => {
@@ -233,19 +231,20 @@ test('files are private whatever the umask; a missing or wrong master key stops 
   const mode = async (p: string) => ((await stat(join(dir, p))).mode & 0o777).toString(8);
   const staged = (await readdir(join(dir, 'uploads'))).filter((f) => !f.startsWith('.'));
   const hex = sha256(Buffer.from('published')).slice('sha256:'.length);
+  // The SQLite files are in the data directory only when the metadata is (not on PostgreSQL).
+  const sqlite = testBackend() === 'sqlite-file';
+  const sqliteModes = async () => (sqlite ? { db: await mode('hatoba.db'), wal: await mode('hatoba.db-wal'), shm: await mode('hatoba.db-shm') } : {});
   assert.deepEqual(
     {
       dir: await mode(''),
-      db: await mode('hatoba.db'),
-      wal: await mode('hatoba.db-wal'),
-      shm: await mode('hatoba.db-shm'),
+      ...(await sqliteModes()),
       key: await mode('master.key'),
       blobs: await mode('blobs'),
       uploads: await mode('uploads'),
       staged: await mode(join('uploads', staged[0]!)),
       blob: await mode(join('blobs', 'sha256', hex.slice(0, 2), hex)),
     },
-    { dir: '700', db: '600', wal: '600', shm: '600', key: '600', blobs: '700', uploads: '700', staged: '600', blob: '600' },
+    { dir: '700', ...(sqlite ? { db: '600', wal: '600', shm: '600' } : {}), key: '600', blobs: '700', uploads: '700', staged: '600', blob: '600' },
   );
   await fresh.stop();
 

@@ -7,9 +7,9 @@
 // refuse to send them.
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
-import Database from 'better-sqlite3';
 import { after, before, describe, test } from 'node:test';
 
+import { openServerDatabase } from '../helpers/backend.js';
 import { basicAuth, expectError, sha256, TestRegistry } from '../helpers/registry-client.js';
 import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 
@@ -215,11 +215,11 @@ describe('protocol correctness', () => {
 
   /** Open upload sessions, read from the server's database. */
   async function openUploads(): Promise<number> {
-    const db = new Database(`${server.dataDir}/hatoba.db`, { readonly: true, fileMustExist: true });
+    const db = await openServerDatabase(server);
     try {
-      return (db.prepare('select count(*) as n from uploads').get() as { n: number }).n;
+      return Number((await db.selectFrom('uploads').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()).n);
     } finally {
-      db.close();
+      await db.destroy();
     }
   }
 });

@@ -11,9 +11,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { SignJWT, generateKeyPair, importJWK, type JWK } from 'jose';
 import { decryptSecret } from '../../src/auth/secrets.js';
+import { openServerDatabase } from '../helpers/backend.js';
 import { sha256, TestRegistry, type Credentials } from '../helpers/registry-client.js';
 import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
 import { actionsFor, Api, AuthRegistry, bearer, call, expectErr, freshAddress, getToken, jwtHeader, jwtPayload, postToken, tokenUrl, uniq, type CallOptions, type TokenResponse } from '../auth/access-helpers.js';
@@ -395,13 +396,12 @@ describe('grants and denials', () => {
     const offline = await getToken(server.url, tok, [`repository:${repo}:pull`], { offline_token: 'true' });
     assert.equal((await get(`/v2/${repo}/manifests/v1`, { auth: bearer(offline.token) })).status, 200);
     // the API only creates tokens that expire in whole days: move this one's expiry into the past
-    const db = new Database(join(server.dataDir, 'hatoba.db'));
+    const db = await openServerDatabase(server);
     try {
-      db.pragma('busy_timeout = 10000');
-      const changed = db.prepare('UPDATE auth_tokens SET expires_at = ? WHERE id = ?').run(Date.now() - 1_000, tok.id);
-      assert.equal(changed.changes, 1);
+      const changed = await sql`update auth_tokens set expires_at = ${Date.now() - 1_000} where id = ${tok.id}`.execute(db);
+      assert.equal(Number(changed.numAffectedRows), 1);
     } finally {
-      db.close();
+      await db.destroy();
     }
     const from = freshAddress();
     expectErr(await get('/v2/', { auth: tok, from }), 401, 'UNAUTHORIZED', 'Basic with the expired token');
@@ -707,15 +707,15 @@ describe('Oracle-style sign-in', () => {
   });
 });
 
-/** The server's current signing key, read from its data directory (master.key + hatoba.db). */
+/** The server's current signing key, read from its data directory (master.key) and its database. */
 async function serverSigningKey(): Promise<{ kid: string; key: Awaited<ReturnType<typeof importJWK>> }> {
   const masterKey = Buffer.from(readFileSync(join(server.dataDir, 'master.key'), 'utf8').trim(), 'base64');
-  const db = new Database(join(server.dataDir, 'hatoba.db'), { readonly: true });
+  const db = await openServerDatabase(server);
   try {
-    const row = db.prepare('SELECT kid, private_jwk_encrypted FROM jwt_keys ORDER BY created_at DESC LIMIT 1').get() as { kid: string; private_jwk_encrypted: string };
+    const row = await db.selectFrom('jwt_keys').select(['kid', 'private_jwk_encrypted']).orderBy('created_at', 'desc').limit(1).executeTakeFirstOrThrow();
     return { kid: row.kid, key: await importJWK(JSON.parse(decryptSecret(masterKey, row.private_jwk_encrypted)) as JWK, 'ES256') };
   } finally {
-    db.close();
+    await db.destroy();
   }
 }
 

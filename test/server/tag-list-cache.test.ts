@@ -187,6 +187,10 @@ describe('two servers on one data directory never serve a stale tag list', () =>
   });
 });
 
+// SQLite only, on purpose: two connections in one process to one file are
+// the in-process picture of --workers. On PostgreSQL the servers above (each
+// its own process and pool, under HATOBA_TEST_BACKEND=postgres-s3) are that
+// picture, and test/db/metadata.test.ts checks tags_version on both.
 describe('two Manifests objects on one SQLite file (as two processes)', () => {
   let dir: string;
   let metas: Metadata[];

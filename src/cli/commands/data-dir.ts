@@ -1,17 +1,20 @@
 // Commands an operator runs on the server's machine, on its data directory
-// rather than through the API: `hatoba admin backup` and `hatoba admin
-// reset-password` (for when nobody can sign in any more).
+// and database rather than through the API: `hatoba admin backup` and
+// `hatoba admin reset-password` (for when nobody can sign in any more).
 import type { Command } from 'commander';
-import { ConfigError, loadConfig } from '../../config/config.js';
+import { ConfigError, loadConfig, type ServerConfig } from '../../config/config.js';
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join } from 'node:path';
 import { Accounts } from '../../auth/accounts.js';
 import { AuditLog } from '../../auth/audit.js';
 import { INITIAL_ADMIN, removeInitialAdminPassword } from '../../auth/initial-admin-password.js';
 import { generatePassword } from '../../auth/secrets.js';
-import { openSqlite } from '../../db/connect.js';
+import { openDatabase } from '../../db/connect.js';
+import { describeDatabase } from '../../db/location.js';
 import { IdentityStore } from '../../db/identity.js';
 import { RegistryError } from '../../formats/error-codes.js';
-import { backupDataDir, DataDirError, requireDataDirectory, type BackupStep } from '../../storage/data-dir-backup.js';
+import { backupDataDir, DATABASE_FILE, DataDirError, requireDataDirectory, type BackupStep } from '../../storage/data-dir-backup.js';
 import { CliError } from '../errors.js';
 import { newPassword, passwordOptions } from '../prompt.js';
 
@@ -25,9 +28,20 @@ export function registerDataDirCommands(program: Command): void {
     .argument('<dest>', 'a new directory for the backup')
     .option('-c, --config <file>', 'the server\'s YAML configuration file (for its data_dir)')
     .option('--data-dir <dir>', 'the data directory to back up (default: as `hatoba serve` finds it: ./data or HATOBA_DATA_DIR)')
+    .option('--db <url>', "the server's database, if not its default sqlite:DATA_DIR/hatoba.db (HATOBA_DB)")
     .option('--json', 'print the report as JSON on stdout, no progress')
-    .action(async (dest: string, opts: { config?: string; dataDir?: string; json?: boolean }) => {
-      const dataDir = dataDirOf(opts);
+    .action(async (dest: string, opts: { config?: string; dataDir?: string; db?: string; json?: boolean }) => {
+      const { dataDir, db } = serverConfigOf(opts);
+      // The online copy is SQLite's backup API over the data directory; a
+      // PostgreSQL database has its own tools, and its blobs may be elsewhere.
+      if (db.engine !== 'sqlite' || db.path !== join(dataDir, DATABASE_FILE)) {
+        throw new CliError(
+          `hatoba admin backup copies an embedded data directory (SQLite in DATA_DIR/${DATABASE_FILE}), and this server's database is ${describeDatabase(db)}`,
+          db.engine === 'postgres'
+            ? 'back up PostgreSQL with pg_dump (see docs/backup.md), and keep HATOBA_MASTER_KEY with it: nothing was written'
+            : `back up ${db.path} with sqlite3's .backup and the data directory beside it (see docs/backup.md): nothing was written`,
+        );
+      }
       const masterKeyInEnvironment = Boolean(process.env.HATOBA_MASTER_KEY);
       const progress = opts.json ? undefined : stepPrinter(process.stderr);
       let report;
@@ -58,14 +72,22 @@ export function registerDataDirCommands(program: Command): void {
       .argument('<username>')
       .option('-c, --config <file>', "the server's YAML configuration file (for its data_dir)")
       .option('--data-dir <dir>', 'the data directory (default: as `hatoba serve` finds it: ./data or HATOBA_DATA_DIR)')
+      .option('--db <url>', "the server's database: sqlite:PATH or postgres://... (default: as `hatoba serve` finds it: sqlite:DATA_DIR/hatoba.db or HATOBA_DB)")
       .option('--revoke-tokens', "also revoke all the user's personal auth tokens"),
-  ).action(async (username: string, opts: { config?: string; dataDir?: string; password?: string; passwordStdin?: boolean; revokeTokens?: boolean }) => {
-    const dataDir = dataDirOf(opts);
-    const database = await requireDataDirectory(dataDir).catch(asCliError);
+  ).action(async (username: string, opts: { config?: string; dataDir?: string; db?: string; password?: string; passwordStdin?: boolean; revokeTokens?: boolean }) => {
+    const { dataDir, db: location } = serverConfigOf(opts);
+    // A SQLite file must be there already: opening would create an empty one.
+    if (location.engine === 'sqlite') {
+      if (location.path === join(dataDir, DATABASE_FILE)) await requireDataDirectory(dataDir).catch(asCliError);
+      else if (!existsSync(location.path)) throw new CliError(`no database at ${location.path}`, "give the server's --db (or HATOBA_DB)");
+    }
     // Without a password given or a terminal to ask on, one is generated and printed once.
     const given = await newPassword(opts, false);
     const password = given ?? generatePassword();
-    const db = await openSqlite(database);
+    const db = await openDatabase(location).catch((err: unknown) => {
+      if (err instanceof ConfigError) throw new CliError(err.message);
+      throw new CliError(`cannot open the database ${describeDatabase(location)}: ${(err as Error).message}`);
+    });
     try {
       const accounts = new Accounts(new IdentityStore(db), (name) => name === INITIAL_ADMIN && removeInitialAdminPassword(dataDir));
       await accounts.updateUser(username, { password, revokeTokens: opts.revokeTokens });
@@ -89,10 +111,10 @@ function asCliError(err: unknown): never {
   throw err;
 }
 
-/** The data directory as `hatoba serve` would find it: --data-dir, HATOBA_DATA_DIR, the config file, ./data. */
-function dataDirOf(opts: { config?: string; dataDir?: string }): string {
+/** The data directory and database as `hatoba serve` would find them: flags, HATOBA_*, the config file, defaults. */
+function serverConfigOf(opts: { config?: string; dataDir?: string; db?: string }): ServerConfig {
   try {
-    return loadConfig({ file: opts.config, flags: { data_dir: opts.dataDir } }).dataDir;
+    return loadConfig({ file: opts.config, flags: { data_dir: opts.dataDir, db: opts.db } });
   } catch (err) {
     if (err instanceof ConfigError) throw new CliError(err.message, undefined, 2);
     throw err;
