@@ -24,15 +24,16 @@ program
   .option('--data-dir <dir>', 'where metadata (SQLite) and blobs are kept (default ./data; HATOBA_DATA_DIR)')
   .addOption(new Option('--log-level <level>', 'log level (HATOBA_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('--workers <n>', 'server processes sharing the port (default 1; HATOBA_WORKERS)')
+  .option('--storage <url>', 'where blobs live: file:PATH (default file:DATA_DIR/blobs) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R (HATOBA_STORAGE)')
   .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; HATOBA_TLS_CERT); reloaded on SIGHUP')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert (HATOBA_TLS_KEY)')
   .option('--tls-client-ca <file>', 'mutual TLS: require client certificates from this CA bundle (HATOBA_TLS_CLIENT_CA)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; storage?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string }) => {
     let config;
     try {
       config = loadConfig({
         file: opts.config,
-        flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa },
+        flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, storage: opts.storage, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa },
       });
     } catch (err) {
       exitOnConfigError(err);

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { parseS3StorageUrl } from '../storage/s3/s3-location.js';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -63,6 +64,19 @@ export const configSchema = z
     max_upload_sessions_per_principal: z.coerce.number().int().positive().default(1000),
     /** Audit rows older than this are deleted (at start and hourly). */
     audit_retention_days: z.coerce.number().int().positive().default(90),
+    /** Where blobs live: file:PATH (default file:DATA_DIR/blobs) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R (see docs/s3.md). */
+    storage: z
+      .string()
+      .regex(/^(file:.|s3:\/\/)/, 'storage must be file:PATH or s3://BUCKET[/PREFIX]?endpoint=URL&region=R')
+      .superRefine((value, ctx) => {
+        if (!value.startsWith('s3:')) return;
+        try {
+          parseS3StorageUrl(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -91,6 +105,8 @@ export interface ServerConfig {
   maxConnections: number;
   maxUploadSessionsPerPrincipal: number;
   auditRetentionDays: number;
+  /** The storage URL; undefined for the default file:DATA_DIR/blobs. */
+  storage?: string;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -115,6 +131,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_MAX_CONNECTIONS: 'max_connections',
   HATOBA_MAX_UPLOAD_SESSIONS_PER_PRINCIPAL: 'max_upload_sessions_per_principal',
   HATOBA_AUDIT_RETENTION_DAYS: 'audit_retention_days',
+  HATOBA_STORAGE: 'storage',
 };
 
 export class ConfigError extends Error {}
@@ -162,6 +179,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     maxConnections: c.max_connections,
     maxUploadSessionsPerPrincipal: c.max_upload_sessions_per_principal,
     auditRetentionDays: c.audit_retention_days,
+    storage: c.storage,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };
