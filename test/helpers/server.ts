@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { freshS3Storage, type S3TestStorage } from './s3-storage.js';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -18,6 +19,8 @@ export interface RunningServer {
   port: number;
   pid: number;
   dataDir: string;
+  /** The S3 prefix the blobs are on, when not on files (HATOBA_TEST_BACKEND=postgres-s3). */
+  storage?: S3TestStorage;
   child: ChildProcess;
   /** Stops the process (SIGTERM) and waits for it; keeps the data dir. */
   stop(): Promise<void>;
@@ -48,8 +51,21 @@ function buildOnce(): Promise<void> {
   return built;
 }
 
+// HATOBA_TEST_BACKEND=postgres-s3 (or HATOBA_TEST_STORAGE=s3) runs every
+// server on a fresh prefix of the test bucket; a server restarted on the
+// same data directory gets the same prefix back.
+const testStorage = new Map<string, Promise<S3TestStorage>>();
+function storageFor(dataDir: string, options: StartOptions): Promise<S3TestStorage> | undefined {
+  const onS3 = process.env.HATOBA_TEST_STORAGE === 's3' || /s3/.test(process.env.HATOBA_TEST_BACKEND ?? '');
+  if (!onS3 || options.args?.includes('--storage')) return undefined;
+  if (!testStorage.has(dataDir)) testStorage.set(dataDir, freshS3Storage());
+  return testStorage.get(dataDir);
+}
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hatoba-test-')));
+  const storage = await storageFor(dataDir, options);
+  if (storage) options = { ...options, args: [...(options.args ?? []), '--storage', storage.url], env: { ...storage.env, ...options.env } };
   if (options.compiled) await buildOnce();
   const entry = options.compiled ? [join(PROJECT_ROOT, 'dist/cli/hatoba.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/hatoba.ts')];
   const child = spawn(
@@ -84,6 +100,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     port,
     pid: child.pid!,
     dataDir,
+    storage,
     child,
     stop,
     dispose: async () => {
