@@ -3,6 +3,7 @@
 // part sizes for huge layers, ranged server-side copies, presigned URLs.
 import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
+import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { S3BlobStore, type S3BlobStoreOptions } from '../../src/storage/s3/s3-blob-store.js';
@@ -111,6 +112,22 @@ describe('storage URLs', () => {
       assert.throws(() => parseS3StorageUrl(bad), StorageUrlError, bad);
     }
   });
+});
+
+test('a store that stops answering fails the request after the idle timeout instead of holding it', async () => {
+  // accepts connections, reads the request, never answers (as a full Ceph OSD behind RGW does)
+  const silent = createServer((socket) => socket.on('data', () => {}));
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const { port } = silent.address() as AddressInfo;
+  const store = new S3BlobStore(parseS3StorageUrl(`s3://bucket?endpoint=http://127.0.0.1:${port}`), {
+    idleTimeoutMs: 300,
+    credentials: async () => ({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: 'secret' }),
+  });
+  const started = Date.now();
+  await assert.rejects(store.append(newUploadId(), 0, pieces(randomBytes(100), [100])));
+  assert.ok(Date.now() - started < 10_000, `gave up after ${Date.now() - started} ms`);
+  store.close();
+  silent.close();
 });
 
 describe('presigned URLs', () => {

@@ -38,7 +38,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { createSHA256, type IHasher } from 'hash-wasm';
 import { createDigester, digestAlgorithm, digestHex, finishDigest, type Digest } from '../../formats/digest.js';
 import type { ByteRange } from '../../formats/http-range.js';
@@ -53,6 +53,8 @@ const PRESIGN_SECONDS = 20 * 60;
 /** UploadPartCopy ranges when publishing a blob over the single-copy limit. */
 const COPY_RANGE_BYTES = 1024 * 1024 * 1024;
 const COPY_CONCURRENCY = 4;
+/** A body that brought this much streams its parts as they arrive (see StreamingPart). */
+const STREAM_PART_AFTER_BYTES = 4 * 1024 * 1024;
 
 type CredentialProvider = ReturnType<typeof fromNodeProviderChain>;
 
@@ -61,7 +63,17 @@ export interface S3BlobStoreOptions {
   singleCopyMaxBytes?: number;
   copyRangeBytes?: number;
   credentials?: CredentialProvider;
+  /** A request whose socket brings and takes no byte for this long fails (default 2 minutes). */
+  idleTimeoutMs?: number;
 }
+
+/**
+ * Without limits, a store that stops answering (a full Ceph OSD blocks
+ * writes) holds every request that touches it forever. Idle, not total:
+ * a part or a GET of any size takes as long as it takes while bytes flow.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+const IDLE_TIMEOUT_MS = 120_000;
 
 export class S3BlobStore implements BlobStore {
   private readonly client: S3Client;
@@ -83,6 +95,7 @@ export class S3BlobStore implements BlobStore {
       region: location.region,
       forcePathStyle: location.pathStyle,
       credentials: this.credentials,
+      requestHandler: { connectionTimeout: CONNECT_TIMEOUT_MS, socketTimeout: options.idleTimeoutMs ?? IDLE_TIMEOUT_MS },
       // Ceph RGW and others reject the SDK's default streaming checksums (411 MissingContentLength).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
@@ -166,30 +179,44 @@ export class S3BlobStore implements BlobStore {
     let pending: Buffer[] = saved.tail ? await this.readAll(saved.tail.key) : [];
     let pendingBytes = saved.tail?.size ?? 0;
     let newTail: string | undefined;
+    // A big body streams its part to S3 while the bytes arrive (see StreamingPart).
+    let streaming: StreamingPart | undefined;
+    let received = 0;
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
         hasher.update(chunk);
         next.offset += chunk.length;
+        received += chunk.length;
         let rest = chunk;
         while (rest.length > 0) {
-          const room = partSize(next.parts.length + 1) - pendingBytes;
+          const size = partSize(next.parts.length + 1);
+          const room = size - pendingBytes;
           const piece = rest.length <= room ? rest : rest.subarray(0, room);
           pending.push(piece);
           pendingBytes += piece.length;
           rest = rest.subarray(piece.length);
-          if (piece.length === room) {
-            // A full part: send it now, so that at most one part is in memory.
-            if (!next.multipartId) {
-              next.multipartId = await this.startMultipart(uploadId);
-              // Saved at once (with the old offset): an abort must find it.
-              await this.saveState(uploadId, { ...saved, multipartId: next.multipartId });
+          if (streaming) streaming.body.write(piece);
+          else if (received >= STREAM_PART_AFTER_BYTES && pendingBytes < size) {
+            streaming = this.streamPart(uploadId, await this.ensureMultipart(uploadId, saved, next), next.parts.length + 1, pending);
+          }
+          if (pendingBytes === size) {
+            // A full part: sent now, so that at most one part is in memory.
+            if (streaming) {
+              streaming.body.end();
+              next.parts.push(await streaming.etag);
+              streaming = undefined;
+            } else {
+              next.parts.push(await this.uploadPart(uploadId, await this.ensureMultipart(uploadId, saved, next), next.parts.length + 1, pending, pendingBytes));
             }
-            next.parts.push(await this.uploadPart(uploadId, next.multipartId, next.parts.length + 1, pending, pendingBytes));
             pending = [];
             pendingBytes = 0;
           }
         }
       }
+      // The body ended short of a full part: that part request is dropped
+      // and its bytes become the tail.
+      if (streaming) await cancelPart(streaming);
+      streaming = undefined;
       if (pendingBytes > 0) {
         newTail = this.uploadKey(uploadId, `tail-${randomUUID()}`);
         await this.client.send(new PutObjectCommand({ Bucket: this.location.bucket, Key: newTail, Body: Readable.from(pending), ContentLength: pendingBytes }));
@@ -200,6 +227,7 @@ export class S3BlobStore implements BlobStore {
     } catch (err) {
       // Parts sent for this body are left unlisted; the next chunk sends
       // those part numbers again, and completion lists only saved ones.
+      if (streaming) await cancelPart(streaming);
       if (newTail) await this.deleteKeys([newTail]).catch(() => {});
       throw err;
     }
@@ -265,9 +293,28 @@ export class S3BlobStore implements BlobStore {
     );
   }
 
-  private async startMultipart(uploadId: string): Promise<string> {
+  /** The session's multipart upload, created (and saved with the old offset, so that an abort finds it) on first need. */
+  private async ensureMultipart(uploadId: string, saved: StagedUpload, next: StagedUpload): Promise<string> {
+    if (next.multipartId) return next.multipartId;
     const res = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.location.bucket, Key: this.uploadKey(uploadId, 'data') }));
-    return res.UploadId!;
+    next.multipartId = res.UploadId!;
+    await this.saveState(uploadId, { ...saved, multipartId: next.multipartId });
+    return next.multipartId;
+  }
+
+  /** Starts sending part `partNumber` with the bytes so far; append writes the rest as they arrive. */
+  private streamPart(uploadId: string, multipartId: string, partNumber: number, sofar: Buffer[]): StreamingPart {
+    const body = new PassThrough();
+    const abort = new AbortController();
+    for (const piece of sofar) body.write(piece);
+    const etag = this.client
+      .send(
+        new UploadPartCommand({ Bucket: this.location.bucket, Key: this.uploadKey(uploadId, 'data'), UploadId: multipartId, PartNumber: partNumber, Body: body, ContentLength: partSize(partNumber) }),
+        { abortSignal: abort.signal },
+      )
+      .then((res) => res.ETag!);
+    etag.catch(() => {}); // awaited when the part fills, dropped by cancelPart otherwise
+    return { body, abort, etag };
   }
 
   private async uploadPart(uploadId: string, multipartId: string, partNumber: number, chunks: Buffer[], bytes: number): Promise<string> {
@@ -373,6 +420,26 @@ export class S3BlobStore implements BlobStore {
     for await (const chunk of res.Body as Readable) chunks.push(chunk as Buffer);
     return chunks;
   }
+}
+
+/**
+ * A part whose request is under way while its bytes still arrive, so that
+ * receiving and sending overlap. Its bytes are also kept in `pending` (the
+ * same buffers, not copies): when the body ends before the part is full,
+ * the request is dropped and those bytes are written as the tail. Only
+ * bodies that brought this much are streamed, so small chunks (crane, the
+ * conformance suite) do not open part requests they would drop.
+ */
+interface StreamingPart {
+  body: PassThrough;
+  abort: AbortController;
+  etag: Promise<string>;
+}
+
+async function cancelPart(part: StreamingPart): Promise<void> {
+  part.abort.abort();
+  part.body.destroy();
+  await part.etag.catch(() => {});
 }
 
 async function restoreHasher(state: StagedUpload): Promise<IHasher> {
