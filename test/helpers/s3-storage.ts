@@ -3,7 +3,7 @@
 // every caller, so tests and test files never see each other's objects.
 // Used by the S3 driver tests and by the registry suite on
 // HATOBA_TEST_BACKEND=postgres-s3.
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateBucketCommand, DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { S3_HINT, s3Endpoint } from './s3-endpoint.js';
 
@@ -21,10 +21,14 @@ export interface S3TestStorage {
 
 const ensured = new Map<string, Promise<void>>();
 
-async function ensureBucket(bucket: string): Promise<void> {
+function adminClient(): S3Client {
   const ep = s3Endpoint();
   if (!ep) throw new Error(S3_HINT);
-  const client = new S3Client({ endpoint: ep.endpoint, region: ep.region, forcePathStyle: true, credentials: { accessKeyId: ep.accessKeyId, secretAccessKey: ep.secretAccessKey } });
+  return new S3Client({ endpoint: ep.endpoint, region: ep.region, forcePathStyle: true, credentials: { accessKeyId: ep.accessKeyId, secretAccessKey: ep.secretAccessKey } });
+}
+
+async function ensureBucket(bucket: string): Promise<void> {
+  const client = adminClient();
   try {
     await client.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (err) {
@@ -49,4 +53,26 @@ export async function freshS3Storage(options: { redirect?: boolean; bucket?: str
     prefix,
     env: { AWS_ACCESS_KEY_ID: ep.accessKeyId, AWS_SECRET_ACCESS_KEY: ep.secretAccessKey, AWS_REGION: ep.region },
   };
+}
+
+/**
+ * Deletes everything under the storage's prefix, multipart uploads too:
+ * the test gateway keeps objects in memory (8 GiB), and the whole registry
+ * suite on S3 would fill it.
+ */
+export async function removeS3Storage(storage: S3TestStorage): Promise<void> {
+  const client = adminClient();
+  try {
+    let token: string | undefined;
+    do {
+      const page = await client.send(new ListObjectsV2Command({ Bucket: storage.bucket, Prefix: storage.prefix, ContinuationToken: token }));
+      const keys = (page.Contents ?? []).map((o) => ({ Key: o.Key! }));
+      if (keys.length > 0) await client.send(new DeleteObjectsCommand({ Bucket: storage.bucket, Delete: { Objects: keys, Quiet: true } }));
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    const open = await client.send(new ListMultipartUploadsCommand({ Bucket: storage.bucket, Prefix: storage.prefix }));
+    for (const u of open.Uploads ?? []) await client.send(new AbortMultipartUploadCommand({ Bucket: storage.bucket, Key: u.Key!, UploadId: u.UploadId! }));
+  } finally {
+    client.destroy();
+  }
 }

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freshS3Storage, type S3TestStorage } from './s3-storage.js';
+import { freshS3Storage, removeS3Storage, type S3TestStorage } from './s3-storage.js';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -106,6 +106,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     dispose: async () => {
       await stop();
       if (!options.dataDir) await rm(dataDir, { recursive: true, force: true });
+      if (!options.dataDir && storage) await removeS3Storage(storage).catch(() => {});
     },
   };
 }

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { Api, uniq } from '../auth/access-helpers.js';
 import { TestRegistry, expectError, sha256 } from '../helpers/registry-client.js';
 import { s3TestOptions } from '../helpers/s3-endpoint.js';
-import { freshS3Storage } from '../helpers/s3-storage.js';
+import { freshS3Storage, removeS3Storage, type S3TestStorage } from '../helpers/s3-storage.js';
 import { startServer, type RunningServer } from '../helpers/server.js';
 
 describe('blob GETs redirected to presigned S3 URLs', s3TestOptions(), () => {
@@ -16,14 +16,18 @@ describe('blob GETs redirected to presigned S3 URLs', s3TestOptions(), () => {
   let registry: TestRegistry;
   const data = randomBytes(200_000);
   let digest: string;
+  let storage: S3TestStorage;
 
   before(async () => {
-    const storage = await freshS3Storage({ redirect: true });
+    storage = await freshS3Storage({ redirect: true });
     server = await startServer({ args: ['--storage', storage.url], env: storage.env });
     registry = new TestRegistry(server.url);
     digest = await registry.pushBlob('redirect/app', data);
   });
-  after(() => server?.dispose());
+  after(async () => {
+    await server?.dispose();
+    if (storage) await removeS3Storage(storage);
+  });
 
   test('an authorized GET is a 307 to a URL that serves the blob and its ranges', async () => {
     const res = await registry.request(`/v2/redirect/app/blobs/${digest}`);

@@ -5,14 +5,14 @@ import { strict as assert } from 'node:assert';
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { DeleteObjectsCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { S3BlobStore, type S3BlobStoreOptions } from '../../src/storage/s3/s3-blob-store.js';
 import { MAX_PARTS, MAX_PART_BYTES, MIN_PART_BYTES, copyRanges, partSize, partsFor } from '../../src/storage/s3/part-size.js';
 import { objectUrl, presignGet } from '../../src/storage/s3/presign.js';
 import { StorageUrlError, parseS3StorageUrl } from '../../src/storage/s3/s3-location.js';
 import { openBlobStore } from '../../src/storage/open-blob-store.js';
 import { s3Endpoint, s3TestOptions } from '../helpers/s3-endpoint.js';
-import { freshS3Storage, type S3TestStorage } from '../helpers/s3-storage.js';
+import { freshS3Storage, removeS3Storage, type S3TestStorage } from '../helpers/s3-storage.js';
 import { MiB, blobStoreSuite, brokenBody, digestOf, newUploadId, pieces, readAll } from './blob-store-suite.js';
 
 const GiB = 1024 * MiB;
@@ -30,8 +30,7 @@ before(async () => {
 
 after(async () => {
   if (options.skip) return;
-  // The gateway keeps objects in memory: leave nothing behind.
-  for (const key of await keysUnder('')) await admin.send(new DeleteObjectsCommand({ Bucket: storage.bucket, Delete: { Objects: [{ Key: key }] } }));
+  await removeS3Storage(storage); // the gateway keeps objects in memory
   admin.destroy();
 });
 
