@@ -27,6 +27,7 @@ program
   .option('--data-dir <dir>', 'where metadata (SQLite) and blobs are kept (default ./data; HATOBA_DATA_DIR)')
   .addOption(new Option('--log-level <level>', 'log level (HATOBA_LOG_LEVEL)').choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']))
   .option('--workers <n>', 'server processes sharing the port (default 1; HATOBA_WORKERS)')
+  .option('--storage <url>', 'where blobs live: file:PATH (default file:DATA_DIR/blobs) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R (HATOBA_STORAGE)')
   .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; HATOBA_TLS_CERT); reloaded on SIGHUP')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert (HATOBA_TLS_KEY)')
   .option('--tls-client-ca <file>', 'mutual TLS: require client certificates from this CA bundle (HATOBA_TLS_CLIENT_CA)')
@@ -34,7 +35,7 @@ program
   .addOption(new Option('--shutdown-grace-seconds <n>', 'the same in seconds (HATOBA_SHUTDOWN_GRACE_SECONDS)').hideHelp())
   .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, without authentication, on this address (off by default; HATOBA_METRICS_LISTEN)')
   .option('--db <url>', 'metadata database: sqlite:PATH (default sqlite:DATA_DIR/hatoba.db) or postgres://USER:PASSWORD@HOST:PORT/DB (HATOBA_DB)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string; db?: string }) => {
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string; db?: string; storage?: string }) => {
     let config;
     try {
       config = loadConfig({
@@ -51,6 +52,7 @@ program
           shutdown_grace_seconds: opts.shutdownGraceSeconds as never,
           metrics_listen: opts.metricsListen,
           db: opts.db,
+          storage: opts.storage,
         },
       });
     } catch (err) {

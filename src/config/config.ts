@@ -8,6 +8,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DURATION_FORMS, formatDuration, parseDuration } from '../formats/duration.js';
 import { DatabaseUrlError, parseDatabaseUrl, type DatabaseLocation } from '../db/location.js';
+import { parseS3StorageUrl } from '../storage/s3/s3-location.js';
 
 const LISTEN = /^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 
@@ -112,6 +113,19 @@ export const configSchema = z
     db: z.string().min(1).optional(),
     /** PostgreSQL connections each process keeps at most. */
     db_pool_size: z.coerce.number().int().positive().max(1000).default(10),
+    /** Where blobs live: file:PATH (default file:DATA_DIR/blobs) or s3://BUCKET[/PREFIX]?endpoint=URL&region=R (see docs/s3.md). */
+    storage: z
+      .string()
+      .regex(/^(file:.|s3:\/\/)/, 'storage must be file:PATH or s3://BUCKET[/PREFIX]?endpoint=URL&region=R')
+      .superRefine((value, ctx) => {
+        if (!value.startsWith('s3:')) return;
+        try {
+          parseS3StorageUrl(value);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+        }
+      })
+      .optional(),
   })
   .strict()
   .refine((c) => (c.tls_cert === undefined) === (c.tls_key === undefined), { message: 'tls_cert and tls_key go together: give both (or neither, for plain HTTP)', path: ['tls_cert'] })
@@ -145,6 +159,8 @@ export interface ServerConfig {
   metricsListen?: { host: string; port: number };
   /** Where the metadata is (a postgres URL may hold a password: show it with describeDatabase). */
   db: DatabaseLocation;
+  /** The storage URL; undefined for the default file:DATA_DIR/blobs. */
+  storage?: string;
   /** Secrets come from the environment only, never from the config file. */
   adminPassword?: string;
   masterKey?: string;
@@ -178,6 +194,7 @@ const ENV_KEYS: Record<string, keyof ConfigFile> = {
   HATOBA_METRICS_LISTEN: 'metrics_listen',
   HATOBA_DB: 'db',
   HATOBA_DB_POOL_SIZE: 'db_pool_size',
+  HATOBA_STORAGE: 'storage',
 };
 
 export class ConfigError extends Error {}
@@ -256,6 +273,7 @@ export function loadConfig(sources: ConfigSources = {}): ServerConfig {
     shutdownGraceMs: c.shutdown_grace ?? c.shutdown_grace_seconds * 1000,
     metricsListen: c.metrics_listen === undefined ? undefined : hostAndPort(c.metrics_listen, 'metrics_listen', origins.metrics_listen),
     db,
+    storage: c.storage,
     adminPassword: env.HATOBA_ADMIN_PASSWORD || undefined,
     masterKey: env.HATOBA_MASTER_KEY || undefined,
   };

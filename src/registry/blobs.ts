@@ -71,6 +71,17 @@ export class Blobs {
     }
   }
 
+  /**
+   * Where to send the client instead of streaming the blob (a presigned
+   * object store URL), when the store redirects; BLOB_UNKNOWN as open().
+   * The caller has authorized the pull.
+   */
+  async redirectUrl(name: RepositoryName, digest: Digest): Promise<string | undefined> {
+    if (!this.store.presignedUrl) return undefined;
+    await this.size(name, digest);
+    return this.store.presignedUrl(digest);
+  }
+
   /** A small blob's bytes, in memory of their own (they are kept). */
   private async readWhole(digest: Digest, size: number): Promise<Buffer> {
     let data: Buffer;

@@ -6,7 +6,7 @@ import type { ServerConfig } from '../config/config.js';
 import { openDatabase } from '../db/connect.js';
 import { Metadata } from '../db/metadata.js';
 import { Registry } from '../registry/registry.js';
-import { FilesystemBlobStore } from '../storage/filesystem/filesystem-blob-store.js';
+import { openBlobStore } from '../storage/open-blob-store.js';
 import { Identity } from '../auth/identity.js';
 import { loadMasterKey } from '../auth/master-key.js';
 import { INITIAL_ADMIN, removeInitialAdminPassword, writeInitialAdminPassword } from '../auth/initial-admin-password.js';
@@ -43,8 +43,7 @@ export interface HatobaServer {
 export async function createServer(config: ServerConfig): Promise<HatobaServer> {
   // Checked before anything is created: a bad certificate stops the start.
   const tls = config.tls ? loadTls(config.tls) : undefined;
-  const store = new FilesystemBlobStore(config.dataDir);
-  await store.init();
+  const store = await openBlobStore(config.storage, config.dataDir);
   const meta = new Metadata(await openDatabase(config.db));
   const metrics = new ServerMetrics({ openUploads: () => meta.openUploadCount(), storedBytes: () => meta.storedBlobBytes() });
   const registry = new Registry(metrics.timeMetadata(meta), metrics.timeBlobStore(store), {

@@ -100,6 +100,9 @@ export function distributionRoutes(app: FastifyInstance, registry: Registry, gua
       const size = await blobs.size(name, digest);
       return blobHeaders(reply, digest).header('Content-Length', size).send();
     }
+    // Authorized above: only now may the client have a URL that needs no credentials.
+    const redirect = await blobs.redirectUrl(name, digest);
+    if (redirect) return reply.code(307).header('Location', redirect).header('Docker-Content-Digest', digest).header('Content-Length', 0).send();
     const read = await blobs.open(name, digest, req.headers.range);
     blobHeaders(reply, digest);
     const start = read.range?.start ?? 0;

@@ -36,6 +36,14 @@ export interface BlobStore {
   commit(uploadId: string, expected: Digest): Promise<BlobInfo>;
   abort(uploadId: string): Promise<void>;
   delete(digest: Digest): Promise<void>;
+  /**
+   * Present when blob GETs are to be redirected (S3 with redirect=true): a
+   * URL the client may GET the blob from for a while, without credentials
+   * of its own. Only ever handed out after the request was authorized.
+   */
+  presignedUrl?(digest: Digest): Promise<string>;
+  /** Resolves when the store can serve requests (for /readyz); rejects with why not. */
+  ready?(): Promise<void>;
   /** Releases descriptors and buffers the store holds. */
   close?(): void | Promise<void>;
   /**

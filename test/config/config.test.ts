@@ -87,3 +87,19 @@ test('db: sqlite:DATA_DIR/hatoba.db by default; sqlite:PATH, postgres:// and pos
   }
   assert.throws(() => loadConfig({ env: { HATOBA_DB_POOL_SIZE: '0' } }), /db_pool_size/);
 });
+
+test('storage: file: by default; s3:// from the file, HATOBA_STORAGE or the flag; credentials in it refused', () => {
+  assert.equal(loadConfig({ env: {} }).storage, undefined);
+  const s3 = 's3://blobs/prod?endpoint=http://127.0.0.1:5080&region=us-east-1';
+  assert.equal(loadConfig({ file: file('s.yaml', `storage: "${s3}"\n`), env: {} }).storage, s3);
+  assert.equal(loadConfig({ env: { HATOBA_STORAGE: 'file:/srv/blobs' } }).storage, 'file:/srv/blobs');
+  assert.equal(loadConfig({ env: { HATOBA_STORAGE: 'file:/srv/blobs' }, flags: { storage: s3 } }).storage, s3);
+  assert.throws(() => loadConfig({ env: { HATOBA_STORAGE: 's3://AKIAEXAMPLE:secret@blobs/prod' } }), (err: unknown) => {
+    assert.ok(err instanceof ConfigError);
+    assert.match(err.message, /storage: the storage URL must not carry credentials/);
+    assert.doesNotMatch(err.message, /secret@/, 'the secret is not echoed');
+    return true;
+  });
+  assert.throws(() => loadConfig({ env: { HATOBA_STORAGE: 's3://blobs?secret_key=x' } }), /never from the URL/);
+  assert.throws(() => loadConfig({ env: { HATOBA_STORAGE: '/srv/blobs' } }), /storage must be file:PATH or s3:\/\/BUCKET/);
+});

@@ -5,6 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { serverBackend } from './backend.js';
+import type { S3TestStorage } from './s3-storage.js';
 
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -23,6 +24,8 @@ export interface RunningServer {
   metricsUrl?: string;
   /** Its --db: sqlite:DATA_DIR/hatoba.db, or a postgres:// URL under HATOBA_TEST_BACKEND=postgres-s3 (see backend.ts). */
   database: string;
+  /** The S3 prefix the blobs are on, when not on files (HATOBA_TEST_BACKEND=postgres-s3, see backend.ts). */
+  storage?: S3TestStorage;
   child: ChildProcess;
   /** Stops the process (SIGTERM) and waits for it; keeps the data dir. */
   stop(): Promise<void>;
@@ -57,6 +60,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hatoba-test-')));
   if (options.compiled) await buildOnce();
   const backend = await serverBackend(dataDir);
+  // A test that names its own storage (or pins the embedded one) is not on the backend's prefix.
+  const storage = options.args?.includes('--storage') || options.env?.HATOBA_STORAGE !== undefined ? undefined : backend.storage;
   const entry = options.compiled ? [join(PROJECT_ROOT, 'dist/cli/hatoba.js')] : ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/hatoba.ts')];
   const child = spawn(
     process.execPath,
@@ -93,6 +98,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     dataDir,
     metricsUrl,
     database: backend.database,
+    storage,
     child,
     stop,
     dispose: async () => {

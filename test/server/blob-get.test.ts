@@ -5,12 +5,12 @@
 // shorter than the database says, and the request log line.
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, truncateSync, unlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
+import { removeStoredBlob, truncateStoredBlob } from '../helpers/stored-blobs.js';
 import { TestRegistry, basicAuth, expectError, sha256 } from '../helpers/registry-client.js';
 
 const MiB = 1024 * 1024;
@@ -42,10 +42,6 @@ function openDescriptors(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-function blobFile(server: RunningServer, digest: string): string {
-  const hex = digest.slice('sha256:'.length);
-  return join(server.dataDir, 'blobs', 'sha256', hex.slice(0, 2), hex);
-}
 
 async function eventually(what: string, check: () => boolean, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
@@ -181,14 +177,14 @@ describe('blob GET', () => {
 
   test('a blob whose file is gone is BLOB_UNKNOWN', async () => {
     const digest = await reg.pushBlob('get/lost', 'bytes that will vanish from the disk');
-    unlinkSync(blobFile(server, digest));
+    await removeStoredBlob(server, digest);
     await expectError(await reg.request(`/v2/get/lost/blobs/${digest}`), 404, 'BLOB_UNKNOWN');
   });
 
   test('a file shorter than recorded ends the connection, not the server', async () => {
     const data = randomBytes(2 * MiB + 123);
     const digest = await reg.pushBlob('get/short', data);
-    truncateSync(blobFile(server, digest), MiB + 5);
+    await truncateStoredBlob(server, digest, MiB + 5);
     const baseline = openDescriptors(server.pid);
     await assert.rejects(get(server, `/v2/get/short/blobs/${digest}`));
     await eventually('descriptors back to the baseline', () => openDescriptors(server.pid) <= baseline);
@@ -232,7 +228,7 @@ describe('blob GET', () => {
   test('a small blob file shorter than recorded is an error, not a short body', async () => {
     const data = randomBytes(5000);
     const digest = await reg.pushBlob('get/short-small', data);
-    truncateSync(blobFile(server, digest), 4000);
+    await truncateStoredBlob(server, digest, 4000);
     for (let i = 0; i < 2; i++) await expectError(await reg.request(`/v2/get/short-small/blobs/${digest}`), 500, 'UNSUPPORTED');
   });
 

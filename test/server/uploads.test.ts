@@ -3,13 +3,13 @@
 // every way a client can get it wrong.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { startServer, type RunningServer } from '../helpers/server.js';
 import { TestRegistry, basicAuth, expectError, sha256, sha512 } from '../helpers/registry-client.js';
 import { ADMIN } from '../helpers/server.js';
+import { blobsNear, stagedUploads } from '../helpers/stored-blobs.js';
 
 describe('uploads', () => {
   let server: RunningServer;
@@ -131,7 +131,7 @@ describe('uploads', () => {
     const claimed = sha256('claimed');
     await expectError(await reg.request(`/v2/up/mono-wrong/blobs/uploads/?digest=${claimed}`, { method: 'POST', body: 'sent' }), 400, 'DIGEST_INVALID');
     await expectError(await reg.request(`/v2/up/mono-wrong/blobs/${claimed}`), 404, 'BLOB_UNKNOWN');
-    assert.deepEqual(await readdir(join(server.dataDir, 'uploads')), [], 'no staged leftovers');
+    assert.deepEqual(await stagedUploads(server), [], 'no staged leftovers');
   });
 
   test('PUT without a digest, or with a malformed one, is DIGEST_INVALID', async () => {
@@ -200,7 +200,7 @@ describe('uploads', () => {
     assert.deepEqual(results.map((r) => r.status), [201, 201, 201, 201]);
     for (const name of ['race/a', 'race/b', 'race/c']) assert.equal((await readBlob(name, digest)).length, data.length);
     const hex = digest.slice('sha256:'.length);
-    assert.deepEqual(await readdir(join(server.dataDir, 'blobs', 'sha256', hex.slice(0, 2))), [hex]);
+    assert.deepEqual(await blobsNear(server, digest), [hex]);
   });
 
   test('a client that disconnects mid-chunk loses only that chunk', async () => {

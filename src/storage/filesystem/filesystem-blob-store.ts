@@ -1,6 +1,7 @@
 // Blobs on a local (or shared, e.g. NFS) file system:
 //   <root>/blobs/<algorithm>/<first two hex>/<hex>   published blobs
 //   <root>/uploads/<upload id>                        staged uploads
+// (the blobs directory may be named otherwise: `file:PATH` storage URLs)
 // Publishing is write, fsync, rename, fsync(dir): a crash leaves either
 // nothing or the whole verified blob, never a half-written one.
 import { constants as fsConstants, createReadStream, createWriteStream } from 'node:fs';
@@ -56,15 +57,17 @@ export class FilesystemBlobStore implements BlobStore {
 
   constructor(
     readonly root: string,
-    private readonly options: { directIo?: boolean } = {},
+    private readonly options: { directIo?: boolean; blobsDir?: string } = {},
   ) {
-    this.blobsDir = join(root, 'blobs');
+    this.blobsDir = options.blobsDir ?? join(root, 'blobs');
     this.uploadsDir = join(root, 'uploads');
   }
 
   async init(): Promise<void> {
     // Blobs and staged uploads are private to the server's user (0700 / 0600).
-    for (const dir of [this.root, this.blobsDir, this.uploadsDir]) privateDir(dir);
+    // A blobs directory named otherwise sits in a directory that is not
+    // ours to make private (file:/mnt/registry/layers: /mnt/registry).
+    for (const dir of this.options.blobsDir ? [this.blobsDir, this.uploadsDir] : [this.root, this.blobsDir, this.uploadsDir]) privateDir(dir);
     if (this.options.directIo !== false) this.direct = DirectIo.open(this.root); // same file system as uploads/
   }
 
