@@ -16,6 +16,7 @@ import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
 import { apiRoutes } from './api.js';
 import { loadTls, reloadTlsOnSighup } from './tls.js';
+import { http2Options } from './http2.js';
 import type { Server as TlsServer } from 'node:tls';
 import { installErrorHandlers } from './errors.js';
 import { earlyErrorOptions } from './client-errors.js';
@@ -52,7 +53,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
     // Typed as the plain HTTP server: the routes see the same requests either way.
-    ...(tls ? ({ https: tls } as object) : {}),
+    ...(tls ? ({ https: config.http2 ? { ...tls, ...http2Options() } : tls, http2: config.http2, http2SessionTimeout: 75_000 } as object) : {}),
     // req.ip (the address the audit log and the sign-in throttle use),
     // req.protocol and req.host follow X-Forwarded-* only from these peers.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
@@ -65,7 +66,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   installErrorHandlers(app);
   applyLimits(app, config);
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info({ method: req.method, url: req.url, http: req.raw.httpVersion, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   const { identity, createdAdminPassword } = await Identity.open(meta.db, {
