@@ -16,7 +16,7 @@ import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
 import { apiRoutes } from './api.js';
 import { loadTls, reloadTlsOnSighup } from './tls.js';
-import { http2Options } from './http2.js';
+import { http2Options, widenSessionWindows } from './http2.js';
 import type { Server as TlsServer } from 'node:tls';
 import { installErrorHandlers } from './errors.js';
 import { earlyErrorOptions } from './client-errors.js';
@@ -58,6 +58,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     // req.protocol and req.host follow X-Forwarded-* only from these peers.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
+  if (tls && config.http2) widenSessionWindows(app.server);
   const stopTlsReload = config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
   // Bodies are streamed by the handlers themselves (blobs) or read with a
   // limit (manifests): no parser may buffer them first.

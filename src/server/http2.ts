@@ -5,7 +5,7 @@
 // the socket for one request must end only its stream, and a connection
 // is a session.
 import type { IncomingMessage } from 'node:http';
-import { constants, type Http2ServerRequest, type Http2Session, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
+import { constants, type Http2SecureServer, type Http2ServerRequest, type Http2Session, type SecureServerOptions, type ServerHttp2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -26,9 +26,28 @@ export const MAX_CONCURRENT_STREAMS = 100;
  */
 export const MAX_SESSION_MEMORY_MB = 64;
 
+/**
+ * Flow-control windows for what clients send (uploads): HTTP/2's default
+ * of 64 KiB makes a pushing client wait a round trip for every 64 KiB.
+ * Go's own server allows 1 MiB per stream and per connection; what a
+ * session holds unread while a handler waits on the disk is bounded by
+ * the connection's window.
+ */
+export const STREAM_WINDOW_BYTES = 1024 * 1024;
+export const SESSION_WINDOW_BYTES = 4 * 1024 * 1024;
+
 /** The options of node:http2's secure server beyond the TLS ones. */
 export function http2Options(): Pick<SecureServerOptions, 'allowHTTP1' | 'settings' | 'maxSessionMemory'> {
-  return { allowHTTP1: true, settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS }, maxSessionMemory: MAX_SESSION_MEMORY_MB };
+  return {
+    allowHTTP1: true,
+    settings: { maxConcurrentStreams: MAX_CONCURRENT_STREAMS, initialWindowSize: STREAM_WINDOW_BYTES },
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+  };
+}
+
+/** Widens each new session's connection-level receive window (there is no server option for it). */
+export function widenSessionWindows(server: object): void {
+  (server as Http2SecureServer).on('session', (session: Http2Session) => session.setLocalWindowSize(SESSION_WINDOW_BYTES));
 }
 
 /** The HTTP/2 stream a request arrived on; undefined under HTTP/1.1. */

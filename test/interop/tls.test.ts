@@ -2,7 +2,8 @@
 // the registry: skopeo with --cert-dir/--dest-cert-dir and
 // --tls-verify=true, containerd's ctr with a hosts.toml naming the CA
 // (--hosts-dir), and podman with --cert-dir. Each also refuses the
-// registry when given another CA.
+// registry when given another CA. Each negotiates HTTP/2 (the server's
+// request log says which version every /v2/ request came in).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -48,7 +49,17 @@ before(async () => {
   mkdirSync(wrongCertDir);
   copyFileSync(ca.cert, join(goodCertDir, 'ca.crt'));
   copyFileSync(otherCa.cert, join(wrongCertDir, 'ca.crt'));
-  server = await startServer({ args: ['--tls-cert', leaf.cert, '--tls-key', leaf.key] });
+  // At info level the server logs each request with its HTTP version.
+  server = await startServer({ args: ['--tls-cert', leaf.cert, '--tls-key', leaf.key, '--log-level', 'info'] });
+  let partial = '';
+  server.child.stdout!.on('data', (chunk: Buffer) => {
+    const lines = (partial + chunk.toString()).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      const entry = JSON.parse(line) as { msg?: string; url?: string; http?: string };
+      if (entry.msg === 'request' && entry.url?.startsWith('/v2/')) requestVersions.push(entry.http!);
+    }
+  });
   // The management API over TLS, through Node's fetch: NODE_EXTRA_CA_CERTS is read at start only,
   // so the admin's calls here go through an https agent that knows the CA.
   api = new HttpsApi(server.url, ca.pem);
@@ -62,6 +73,15 @@ after(async () => {
   await server?.dispose();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
+
+/** The HTTP version of every /v2/ request the server has logged, in order. */
+const requestVersions: string[] = [];
+
+/** The HTTP versions of the /v2/ requests logged since `mark` (a length of requestVersions). */
+async function versionsSince(mark: number): Promise<string[]> {
+  await new Promise((r) => setTimeout(r, 300)); // the last log lines are still in the pipe
+  return [...new Set(requestVersions.slice(mark))];
+}
 
 /** Api over https with a private CA (the shared helper speaks plain http). */
 class HttpsApi extends Api {
@@ -98,9 +118,11 @@ const X509 = /x509|certificate signed by unknown authority|certificate/i;
 
 test('skopeo copies in and inspects with --cert-dir and --tls-verify=true; another CA is refused', { ...testOptions, skip: openssl.skip || skopeo.skip }, async () => {
   const ref = `docker://${server.host}/${ns}/skopeo:1`;
+  const mark = requestVersions.length;
   ok(await run(skopeo.path!, ['--insecure-policy', 'copy', '--dest-cert-dir', goodCertDir, '--dest-tls-verify=true', '--dest-creds', creds(writer), `oci:${layoutDir}:multi`, ref]), 'skopeo copy');
   const inspected = ok(await run(skopeo.path!, ['inspect', '--cert-dir', goodCertDir, '--tls-verify=true', '--creds', creds(writer), ref]), 'skopeo inspect');
   assert.equal(JSON.parse(inspected.stdout).Name, `${server.host}/${ns}/skopeo`);
+  assert.deepEqual(await versionsSince(mark), ['2.0'], 'skopeo negotiated HTTP/2 (ALPN h2) for every request');
   const refused = await run(skopeo.path!, ['inspect', '--cert-dir', wrongCertDir, '--tls-verify=true', '--creds', creds(writer), ref]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, X509);
@@ -126,10 +148,12 @@ test('ctr pulls and pushes with a hosts.toml that names the CA (--hosts-dir); an
     const refused = await runCtr(daemon.socket, ['images', 'pull', '--hosts-dir', wrong, '--user', creds(writer), source]);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, X509);
+    const mark = requestVersions.length;
     ok(await runCtr(daemon.socket, ['images', 'pull', '--hosts-dir', good, '--user', creds(writer), source]), 'ctr pull');
     const target = `${server.host}/${ns}/ctr-pushed:1`;
     ok(await runCtr(daemon.socket, ['images', 'tag', source, target]), 'ctr tag');
     ok(await runCtr(daemon.socket, ['images', 'push', '--hosts-dir', good, '--user', creds(writer), target]), 'ctr push');
+    assert.deepEqual(await versionsSince(mark), ['2.0'], 'ctr negotiated HTTP/2 (ALPN h2) for every request');
     const inspected = ok(await run(skopeo.path!, ['inspect', '--cert-dir', goodCertDir, '--creds', creds(writer), `docker://${target}`]), 'skopeo inspect of the ctr push');
     assert.equal(JSON.parse(inspected.stdout).Name, `${server.host}/${ns}/ctr-pushed`);
   } finally {
@@ -152,9 +176,11 @@ test('podman pulls and pushes with --cert-dir; another CA is refused', { ...test
     const refused = await run(podman.path!, podmanArgs('pull', '--cert-dir', wrongCertDir, '--creds', creds(writer), source), env);
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, X509);
+    const mark = requestVersions.length;
     ok(await run(podman.path!, podmanArgs('pull', '--cert-dir', goodCertDir, '--creds', creds(writer), source), env), 'podman pull');
     const target = `${server.host}/${ns}/podman-pushed:1`;
     ok(await run(podman.path!, podmanArgs('push', '--cert-dir', goodCertDir, '--creds', creds(writer), source, `docker://${target}`), env), 'podman push');
+    assert.deepEqual(await versionsSince(mark), ['2.0'], 'podman negotiated HTTP/2 (ALPN h2) for every request');
     const inspected = ok(await run(skopeo.path!, ['inspect', '--cert-dir', goodCertDir, '--creds', creds(writer), `docker://${target}`]), 'skopeo inspect of the podman push');
     assert.equal(JSON.parse(inspected.stdout).Name, `${server.host}/${ns}/podman-pushed`);
   } finally {

@@ -263,6 +263,50 @@ test(`streams over ${MAX_CONCURRENT_STREAMS} on one session are refused (REFUSED
   }
 });
 
+test(`${MAX_CONCURRENT_STREAMS} blob downloads on one session whose client reads nothing yet: none is refused for the session's memory`, { skip }, async (t) => {
+  // Each download queues one chunk (up to 1 MiB) that the client's 64 KiB
+  // window holds back, and Node counts queued chunks against
+  // maxSessionMemory: with its default (10 MB), streams opened after the
+  // first ten downloads have queued theirs would be refused.
+  const session = await openH2(server.url, { ca: ca.pem });
+  try {
+    const blob = randomBytes(2 * 1024 * 1024);
+    const name = 'h2/many';
+    const digest = sha256(blob);
+    const pushed = await h2(session, { method: 'POST', path: `/v2/${name}/blobs/uploads/?digest=${digest}`, headers: { authorization: basic, 'content-length': blob.length }, body: blob });
+    assert.equal(pushed.status, 201);
+    const results: { status: number; bytes: number; rstCode: number }[] = [];
+    const closed: Promise<void>[] = [];
+    /** Opens `n` downloads that do not read; resolves when each has its answer or was refused. */
+    const openPaused = (n: number) =>
+      Promise.all(
+        Array.from({ length: n }, () => {
+          const stream = session.request({ ':path': `/v2/${name}/blobs/${digest}`, authorization: basic });
+          const result = { status: 0, bytes: 0, rstCode: 0 };
+          results.push(result);
+          stream.pause();
+          stream.on('error', () => {});
+          stream.on('data', (c: Buffer) => (result.bytes += c.length));
+          closed.push(new Promise((r) => stream.on('close', () => r((result.rstCode = stream.rstCode ?? 0) as never))));
+          return new Promise<typeof stream>((answered) => {
+            stream.on('response', (h) => answered(((result.status = Number(h[':status'])), stream)));
+            stream.on('close', () => answered(stream));
+          });
+        }),
+      );
+    const first = await openPaused(MAX_CONCURRENT_STREAMS / 2);
+    await new Promise((r) => setTimeout(r, 500)); // their first chunks are queued now
+    const second = await openPaused(MAX_CONCURRENT_STREAMS / 2);
+    for (const stream of [...first, ...second]) stream.resume();
+    await Promise.all(closed);
+    const complete = results.filter((a) => a.status === 200 && a.bytes === blob.length).length;
+    t.diagnostic(`${results.length} downloads of 2 MiB held unread: ${complete} complete, reset codes ${JSON.stringify([...new Set(results.map((a) => a.rstCode))])}`);
+    assert.equal(complete, MAX_CONCURRENT_STREAMS);
+  } finally {
+    session.close();
+  }
+});
+
 test('max_connections counts an h2 session as one connection, whatever its streams; the one over is answered 429 and sent GOAWAY', { skip }, async () => {
   const small = await startServer({ args: ['--tls-cert', leaf.cert, '--tls-key', leaf.key], env: { HATOBA_MAX_CONNECTIONS: '2' } });
   const sessions = [];
