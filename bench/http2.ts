@@ -1,16 +1,19 @@
 // HTTP/2 against HTTP/1.1 over TLS, through the real server: one `hatoba
-// serve --tls-cert --tls-key` (HTTP/2 on, so HTTP/1.1 clients get its
-// HTTP/1.1 side, as they would in production), one client that speaks
+// serve --tls-cert --tls-key --http2` (HTTP/1.1 clients get the HTTP/2
+// server's HTTP/1.1 side, as they would with it on), one client that speaks
 // either protocol, and per round and protocol:
 //   push, streamed:    POST, one PATCH with the whole blob as a streamed
 //                      body (chunked / DATA frames), PUT ?digest=
 //   push, monolithic:  POST, PUT ?digest= with the blob and its Content-Length
 //   pull:              GET of the blob just pushed
+//   pull, curl:        the same GET by curl (libcurl's nghttp2), a client
+//                      that is not Node, when curl is installed
 // Rounds alternate which protocol goes first, so that load from other
 // processes on the machine falls on both alike. Prints medians with the
 // spread, in MiB/s, and the server's CPU seconds per GiB.
 //
 //   node --import tsx bench/http2.ts [--size-mib 1024] [--rounds 3]
+import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import https from 'node:https';
@@ -20,13 +23,14 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { parseArgs } from 'node:util';
 import { makeCa, makeLeaf } from '../test/helpers/tls.js';
+import { requireTool } from '../test/helpers/tools.js';
 import { prngChunks, prngDigest } from './data.js';
 import { cpuSeconds } from './procstat.js';
 import { startHatoba } from './servers.js';
 import { median, nowMs } from './stats.js';
 
 type Protocol = 'HTTP/1.1' | 'HTTP/2';
-type Operation = 'push, streamed PATCH' | 'push, monolithic PUT' | 'pull';
+type Operation = 'push, streamed PATCH' | 'push, monolithic PUT' | 'pull' | 'pull, curl';
 
 interface Exchange {
   method: string;
@@ -113,18 +117,19 @@ const { values: args } = parseArgs({ options: { 'size-mib': { type: 'string', de
 const size = Number(args['size-mib']) * 1024 * 1024;
 const rounds = Number(args.rounds);
 const repository = 'bench/http2';
+const curl = requireTool('curl', 'apt-get install -y curl', 'the curl pulls');
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'hatoba-bench-http2-'));
 const ca = makeCa(dir, 'ca');
 const leaf = makeLeaf(ca, dir, 'server');
-const server = await startHatoba(false, ['--tls-cert', leaf.cert, '--tls-key', leaf.key]);
+const server = await startHatoba(false, ['--tls-cert', leaf.cert, '--tls-key', leaf.key, '--http2']);
 const results: { protocol: Protocol; operation: Operation; mibPerSecond: number; cpuPerGiB: number; clientCpuPerGiB: number }[] = [];
 try {
   const { username, password } = server.credentials ?? { username: 'admin', password: '' };
   const basic = `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
   const open = (protocol: Protocol) => (protocol === 'HTTP/2' ? http2Session(server.baseUrl, ca.pem) : Promise.resolve(http1(server.baseUrl, ca.pem)));
 
-  /** Runs `work` (which moves `size` bytes) and records its speed and the server's CPU. */
+  /** Runs `work` (which moves `size` bytes) and records its speed and the server's CPU (and this process's, unless the client is another program). */
   async function measure(protocol: Protocol, operation: Operation, work: () => Promise<void>): Promise<void> {
     const cpu = cpuSeconds(server.pid);
     const clientCpu = process.cpuUsage();
@@ -133,7 +138,7 @@ try {
     const seconds = (nowMs() - start) / 1000;
     const client = process.cpuUsage(clientCpu);
     const perGiB = (cpuS: number) => (cpuS * 1024 ** 3) / size;
-    const record = { protocol, operation, mibPerSecond: size / 1024 / 1024 / seconds, cpuPerGiB: perGiB(cpuSeconds(server.pid) - cpu), clientCpuPerGiB: perGiB((client.user + client.system) / 1e6) };
+    const record = { protocol, operation, mibPerSecond: size / 1024 / 1024 / seconds, cpuPerGiB: perGiB(cpuSeconds(server.pid) - cpu), clientCpuPerGiB: operation === 'pull, curl' ? NaN : perGiB((client.user + client.system) / 1e6) };
     results.push(record);
     console.log(`${protocol.padEnd(8)} ${operation.padEnd(22)} ${record.mibPerSecond.toFixed(0).padStart(5)} MiB/s  CPU-s/GiB: server ${record.cpuPerGiB.toFixed(2)}, client ${record.clientCpuPerGiB.toFixed(2)}`);
   }
@@ -164,6 +169,14 @@ try {
           const pulled = expect(await client.send({ method: 'GET', path: `/v2/${repository}/blobs/${digests.streamed}`, headers: auth }), 200, 'GET');
           if (pulled.bytes !== size) throw new Error(`GET brought ${pulled.bytes} bytes of ${size}`);
         });
+        if (!curl.skip) {
+          await measure(protocol, 'pull, curl', async () => {
+            const args = ['--silent', '--fail', protocol === 'HTTP/2' ? '--http2' : '--http1.1', '--cacert', ca.cert, '-H', `authorization: Bearer ${token}`, '-o', '/dev/null', '-w', '%{http_version} %{size_download}', `${server.baseUrl}/v2/${repository}/blobs/${digests.streamed}`];
+            const out = await new Promise<string>((resolve, reject) => execFile(curl.path!, args, (err, stdout) => (err ? reject(err) : resolve(stdout))));
+            const [version, bytes] = out.trim().split(' ');
+            if (version !== (protocol === 'HTTP/2' ? '2' : '1.1') || Number(bytes) !== size) throw new Error(`curl pull: HTTP ${version}, ${bytes} bytes`);
+          });
+        }
       } finally {
         client.close();
       }
@@ -175,12 +188,14 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const spread = (values: number[], digits: number) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
+const spread = (values: number[], digits: number) => (values.some(Number.isNaN) ? '-' : spreadOf(values, digits));
+const spreadOf = (values: number[], digits: number) => `${median(values).toFixed(digits)} (${Math.min(...values).toFixed(digits)}-${Math.max(...values).toFixed(digits)})`;
 console.log(`\n${rounds} rounds of ${size / 1024 / 1024} MiB over TLS on loopback, ${os.cpus().length} cores, Node ${process.version}; median (min-max)\n`);
 console.log('| operation | HTTP/1.1 MiB/s | HTTP/2 MiB/s | HTTP/2 / HTTP/1.1 | server CPU-s/GiB, HTTP/1.1 | HTTP/2 | client CPU-s/GiB, HTTP/1.1 | HTTP/2 |');
 console.log('|---|---|---|---|---|---|---|---|');
-for (const operation of ['push, streamed PATCH', 'push, monolithic PUT', 'pull'] as Operation[]) {
+for (const operation of ['push, streamed PATCH', 'push, monolithic PUT', 'pull', 'pull, curl'] as Operation[]) {
   const of = (protocol: Protocol) => results.filter((r) => r.protocol === protocol && r.operation === operation);
+  if (of('HTTP/1.1').length === 0) continue;
   const [h1, h2] = [of('HTTP/1.1'), of('HTTP/2')];
   const ratio = median(h2.map((r) => r.mibPerSecond)) / median(h1.map((r) => r.mibPerSecond));
   console.log(`| ${operation} | ${spread(h1.map((r) => r.mibPerSecond), 0)} | ${spread(h2.map((r) => r.mibPerSecond), 0)} | ${ratio.toFixed(2)} | ${spread(h1.map((r) => r.cpuPerGiB), 2)} | ${spread(h2.map((r) => r.cpuPerGiB), 2)} | ${spread(h1.map((r) => r.clientCpuPerGiB), 2)} | ${spread(h2.map((r) => r.clientCpuPerGiB), 2)} |`);

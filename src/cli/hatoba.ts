@@ -27,13 +27,15 @@ program
   .option('--tls-cert <file>', 'serve HTTPS with this PEM certificate chain (with --tls-key; HATOBA_TLS_CERT); reloaded on SIGHUP')
   .option('--tls-key <file>', 'the PEM private key of --tls-cert (HATOBA_TLS_KEY)')
   .option('--tls-client-ca <file>', 'mutual TLS: require client certificates from this CA bundle (HATOBA_TLS_CLIENT_CA)')
-  .option('--no-http2', 'with TLS, serve HTTP/1.1 only, not HTTP/2 (HATOBA_HTTP2=false)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; http2: boolean }) => {
+  .option('--http2', 'with TLS, offer HTTP/2 beside HTTP/1.1 (HATOBA_HTTP2=true)')
+  .option('--no-http2', 'with TLS, serve HTTP/1.1 only (the default)')
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; http2?: boolean }) => {
     let config;
     try {
+      // With both --http2 and --no-http2 defined, commander leaves http2 undefined unless one is given.
       config = loadConfig({
         file: opts.config,
-        flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa, http2: opts.http2 ? undefined : false },
+        flags: { listen: opts.listen, data_dir: opts.dataDir, log_level: opts.logLevel as never, workers: opts.workers as never, tls_cert: opts.tlsCert, tls_key: opts.tlsKey, tls_client_ca: opts.tlsClientCa, http2: opts.http2 },
       });
     } catch (err) {
       exitOnConfigError(err);

@@ -47,8 +47,12 @@ export const configSchema = z
     tls_key: z.string().min(1).optional(),
     /** Mutual TLS: clients must present a certificate that chains to this CA bundle. */
     tls_client_ca: z.string().min(1).optional(),
-    /** With TLS, offer HTTP/2 as well as HTTP/1.1 (ALPN); false serves HTTP/1.1 only. No effect on plain HTTP. */
-    http2: flag().default(true),
+    /**
+     * With TLS, offer HTTP/2 as well as HTTP/1.1 (ALPN). Off by default:
+     * measured, it moved blobs no faster and pulled them slower (docs/tls.md).
+     * No effect on plain HTTP.
+     */
+    http2: flag().default(false),
     /**
      * Peers whose X-Forwarded-For (and -Proto, -Host) are believed: the
      * client address the audit log and the sign-in throttle use. A list, or

@@ -33,6 +33,9 @@ export interface HatobaServer {
   close(): Promise<void>;
 }
 
+/** An HTTP/1.1 connection or HTTP/2 session with no request for this long is closed. */
+const IDLE_CONNECTION_MS = 75_000;
+
 export async function createServer(config: ServerConfig): Promise<HatobaServer> {
   // Checked before anything is created: a bad certificate stops the start.
   const tls = config.tls ? loadTls(config.tls) : undefined;
@@ -48,12 +51,12 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     logController: new LogController({ disableRequestLogging: true }),
     // Idle limits, not a total one: blob uploads can take a long time.
     ...serverOptions(config),
-    keepAliveTimeout: 75_000,
+    keepAliveTimeout: IDLE_CONNECTION_MS,
     // Paths carry repository names with slashes and long digests.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
     // Typed as the plain HTTP server: the routes see the same requests either way.
-    ...(tls ? ({ https: config.http2 ? { ...tls, ...http2Options() } : tls, http2: config.http2, http2SessionTimeout: 75_000 } as object) : {}),
+    ...(tls ? ({ https: config.http2 ? { ...tls, ...http2Options() } : tls, http2: config.http2, http2SessionTimeout: IDLE_CONNECTION_MS } as object) : {}),
     // req.ip (the address the audit log and the sign-in throttle use),
     // req.protocol and req.host follow X-Forwarded-* only from these peers.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,

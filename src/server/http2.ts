@@ -10,9 +10,11 @@ import type { Socket } from 'node:net';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 /**
- * Streams one session may have open at once; the client's next one is
- * refused (RST_STREAM REFUSED_STREAM, which clients retry). RFC 9113
- * recommends no fewer than 100; Go's server allows 250.
+ * Streams one session may have open at once. Clients queue requests past
+ * it; streams opened beyond it before the client acknowledged the setting
+ * are refused (RST_STREAM REFUSED_STREAM, which clients retry), and a
+ * client that exceeds it after loses the session (nghttp2's rule). RFC
+ * 9113 recommends no fewer than 100; Go's server allows 250.
  */
 export const MAX_CONCURRENT_STREAMS = 100;
 
