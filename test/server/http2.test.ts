@@ -37,7 +37,7 @@ before(async () => {
   otherCa = makeCa(dir, 'other-ca');
   leaf = makeLeaf(ca, dir, 'server');
   otherLeaf = makeLeaf(otherCa, dir, 'other-server');
-  server = await startServer({ args: ['--tls-cert', leaf.cert, '--tls-key', leaf.key, '--http2'], env: { HATOBA_BODY_IDLE_TIMEOUT_SECONDS: '1' } });
+  server = await startServer({ args: ['--tls-cert', leaf.cert, '--tls-key', leaf.key, '--http2'], env: { HATOBA_BODY_IDLE_TIMEOUT_SECONDS: '1', HATOBA_HEADER_TIMEOUT_SECONDS: '1' } });
 });
 after(async () => {
   await server?.dispose();
@@ -70,6 +70,24 @@ test('ALPN: http/1.1 by default and with --no-http2 over HATOBA_HTTP2=true; h2 w
       await other.dispose();
     }
   }
+});
+
+test('with HTTP/2 on, an HTTP/1.1 client on the same port keeps the header timeout (not the HTTP/2 server\'s own 60 s)', { skip }, async (t) => {
+  const socket = tlsConnect({ host: '127.0.0.1', port: server.port, ca: ca.pem, ALPNProtocols: ['http/1.1'] });
+  await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+  assert.equal(socket.alpnProtocol, 'http/1.1');
+  const began = Date.now();
+  socket.write('GET /v2/ HTTP/1.1\r\nHost: x\r\nX-Slow: ');
+  let answer = '';
+  socket.on('data', (c: Buffer) => (answer += c.toString()));
+  socket.on('error', () => {});
+  const closed = await new Promise<boolean>((resolve) => {
+    const timer = setTimeout(() => resolve(false), 8000);
+    socket.once('close', () => resolve((clearTimeout(timer), true)));
+  });
+  socket.destroy();
+  t.diagnostic(`unfinished headers over HTTP/1.1: closed=${closed} after ${Date.now() - began} ms, ${answer.split('\r\n')[0]}`);
+  assert.ok(closed, 'the connection is closed after the 1 s header timeout');
 });
 
 test('over h2: the token flow, a blob pushed in streamed PATCH chunks, pulled whole, by range and by HEAD; errors in the envelope', { skip }, async (t) => {
