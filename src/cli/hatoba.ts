@@ -35,9 +35,12 @@ program
   .addOption(new Option('--shutdown-grace-seconds <n>', 'the same in seconds (HATOBA_SHUTDOWN_GRACE_SECONDS)').hideHelp())
   .option('--metrics-listen <host:port>', 'serve Prometheus /metrics, without authentication, on this address (off by default; HATOBA_METRICS_LISTEN)')
   .option('--db <url>', 'metadata database: sqlite:PATH (default sqlite:DATA_DIR/hatoba.db) or postgres://USER:PASSWORD@HOST:PORT/DB (HATOBA_DB)')
-  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string; db?: string; storage?: string }) => {
+  .option('--http2', 'with TLS, offer HTTP/2 beside HTTP/1.1 (HATOBA_HTTP2=true)')
+  .option('--no-http2', 'with TLS, serve HTTP/1.1 only (the default)')
+  .action(async (opts: { config?: string; listen?: string; dataDir?: string; logLevel?: string; workers?: string; tlsCert?: string; tlsKey?: string; tlsClientCa?: string; shutdownGrace?: string; shutdownGraceSeconds?: string; metricsListen?: string; db?: string; storage?: string; http2?: boolean }) => {
     let config;
     try {
+      // With both --http2 and --no-http2 defined, commander leaves http2 undefined unless one is given.
       config = loadConfig({
         file: opts.config,
         flags: {
@@ -53,6 +56,7 @@ program
           metrics_listen: opts.metricsListen,
           db: opts.db,
           storage: opts.storage,
+          http2: opts.http2,
         },
       });
     } catch (err) {

@@ -15,6 +15,7 @@ import { distributionRoutes } from './distribution.js';
 import { tokenRoutes } from './token.js';
 import { apiRoutes } from './api.js';
 import { loadTls, reloadTlsOnSighup } from './tls.js';
+import { http2Options, widenSessionWindows } from './http2.js';
 import type { Server as TlsServer } from 'node:tls';
 import { installErrorHandlers } from './errors.js';
 import { earlyErrorOptions } from './client-errors.js';
@@ -40,6 +41,9 @@ export interface HatobaServer {
   close(): Promise<void>;
 }
 
+/** An HTTP/1.1 connection or HTTP/2 session with no request for this long is closed. */
+const IDLE_CONNECTION_MS = 75_000;
+
 export async function createServer(config: ServerConfig): Promise<HatobaServer> {
   // Checked before anything is created: a bad certificate stops the start.
   const tls = config.tls ? loadTls(config.tls) : undefined;
@@ -59,18 +63,19 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     logController: new LogController({ disableRequestLogging: true }),
     // Idle limits, not a total one: blob uploads can take a long time.
     ...serverOptions(config),
-    keepAliveTimeout: 75_000,
+    keepAliveTimeout: IDLE_CONNECTION_MS,
     // Paths carry repository names with slashes and long digests.
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
     // Typed as the plain HTTP server: the routes see the same requests either way.
-    ...(tls ? ({ https: tls } as object) : {}),
+    ...(tls ? ({ https: config.http2 ? { ...tls, ...http2Options() } : tls, http2: config.http2, http2SessionTimeout: IDLE_CONNECTION_MS } as object) : {}),
     // req.ip (the address the audit log and the sign-in throttle use),
     // req.protocol and req.host follow X-Forwarded-* only from these peers.
     trustProxy: config.trustedProxies.length > 0 ? config.trustedProxies : false,
   });
   // First: it follows every route added after it.
   const shutdown = new Shutdown(app);
+  if (tls && config.http2) widenSessionWindows(app.server);
   const stopTlsReload = config.tls ? reloadTlsOnSighup(app.server as unknown as TlsServer, config.tls, app.log) : undefined;
   // Bodies are streamed by the handlers themselves (blobs) or read with a
   // limit (manifests): no parser may buffer them first.
@@ -80,7 +85,7 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
   applyLimits(app, config);
   metrics.observeRequests(app);
   app.addHook('onResponse', async (req, reply) => {
-    req.log.info({ method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
+    req.log.info({ method: req.method, url: req.url, http: req.raw.httpVersion, status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
   });
 
   const { identity, createdAdminPassword } = await Identity.open(meta.db, {

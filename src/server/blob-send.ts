@@ -17,6 +17,11 @@
 // moved as much work to the receiving client on loopback, and its socket
 // handling (descriptor reuse, waiting for writability outside libuv) would
 // be hard to make safe.
+//
+// Under HTTP/2 `res` is the stream's response: a write's callback comes
+// once the session has written the chunk out, so the same loop is the
+// stream's backpressure, and each chunk counts against the session's
+// memory until then (see MAX_SESSION_MEMORY_MB in http2.ts).
 import type { ServerResponse } from 'node:http';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BlobFile } from '../storage/blob-store.js';

@@ -4,7 +4,9 @@
 // ends before its Content-Length) or a timeout fires. The answer is written
 // on the raw socket as a complete HTTP/1.1 response with the JSON envelope,
 // and the connection is closed: after a framing error nothing more on it
-// can be trusted (RFC 9112, section 11.2).
+// can be trusted (RFC 9112, section 11.2). HTTP/1.1 only: under HTTP/2,
+// nghttp2 answers a broken frame or a DATA length that contradicts
+// content-length itself, with RST_STREAM or GOAWAY.
 import type { FastifyServerOptions } from 'fastify';
 import { maxHeaderSize, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';

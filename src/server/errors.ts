@@ -6,6 +6,7 @@
 // the same envelope. On /v2/ only the spec's 14 codes ever leave.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isOciErrorCode, RegistryError } from '../formats/error-codes.js';
+import { abortRequest, endUnreadBodyAfterResponse, streamOf } from './http2.js';
 import { BodyTooLargeError } from './request-body.js';
 
 export interface EnvelopeEntry {
@@ -57,8 +58,9 @@ export function sendError(error: FastifyError | Error, request: FastifyRequest, 
     // The client went away or stopped sending mid-request; answer only if
     // it can still read (a half-closed body), and close after.
     request.log.debug({ err: error }, 'client disconnected');
-    if (reply.sent || reply.raw.headersSent || !request.raw.socket?.writable) return;
-    reply.header('Connection', 'close');
+    const stream = streamOf(request.raw);
+    if (reply.sent || reply.raw.headersSent || !(stream ? stream.writable : request.raw.socket?.writable)) return;
+    endUnreadBodyAfterResponse(request, reply);
     return send(reply, 400, [{ code: 'SIZE_INVALID', message: 'the request body ended before its Content-Length' }]);
   }
   if (error instanceof BodyTooLargeError) {
@@ -113,7 +115,7 @@ function discardBody(request: FastifyRequest): void {
   let drained = 0;
   raw.on('data', (chunk: Buffer) => {
     drained += chunk.length;
-    if (drained > DRAIN_LIMIT) raw.socket.destroy();
+    if (drained > DRAIN_LIMIT) abortRequest(raw);
   });
   raw.resume();
 }

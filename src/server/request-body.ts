@@ -1,6 +1,7 @@
 // Reading small request bodies (manifests) with a hard size limit, and
 // telling whether a request carries a body at all.
 import type { IncomingMessage } from 'node:http';
+import { streamOf } from './http2.js';
 
 export class BodyTooLargeError extends Error {
   constructor(readonly size: number, readonly limit: number) {
@@ -11,6 +12,10 @@ export class BodyTooLargeError extends Error {
 export function hasBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
   if (length !== undefined) return Number(length) > 0;
+  // HTTP/2 has no chunked encoding: a body of unknown length is DATA
+  // frames after a HEADERS frame that did not end the stream.
+  const stream = streamOf(req);
+  if (stream) return !stream.endAfterHeaders;
   return req.headers['transfer-encoding'] !== undefined;
 }
 

@@ -103,3 +103,13 @@ test('storage: file: by default; s3:// from the file, HATOBA_STORAGE or the flag
   assert.throws(() => loadConfig({ env: { HATOBA_STORAGE: 's3://blobs?secret_key=x' } }), /never from the URL/);
   assert.throws(() => loadConfig({ env: { HATOBA_STORAGE: '/srv/blobs' } }), /storage must be file:PATH or s3:\/\/BUCKET/);
 });
+
+test('http2: off by default; HATOBA_HTTP2 takes true/false, on/off, yes/no, 1/0; anything else is refused', () => {
+  assert.equal(loadConfig({ env: {} }).http2, false);
+  for (const off of ['false', 'off', 'no', '0', 'FALSE']) assert.equal(loadConfig({ env: { HATOBA_HTTP2: off } }).http2, false, off);
+  for (const on of ['true', 'on', 'yes', '1']) assert.equal(loadConfig({ env: { HATOBA_HTTP2: on } }).http2, true, on);
+  assert.equal(loadConfig({ file: file('h2.yaml', 'http2: false\n'), env: {} }).http2, false);
+  assert.equal(loadConfig({ env: { HATOBA_HTTP2: 'true' }, flags: { http2: false } }).http2, false, 'the flag (--no-http2) wins');
+  assert.equal(loadConfig({ file: file('h2-on.yaml', 'http2: true\n'), env: {}, flags: { http2: true } }).http2, true);
+  assert.throws(() => loadConfig({ env: { HATOBA_HTTP2: 'maybe' } }), (err: Error) => err instanceof ConfigError && /http2: must be true or false/.test(err.message));
+});
