@@ -12,8 +12,8 @@
 // processes on the machine falls on both alike. Prints medians with the
 // spread, in MiB/s, and the server's CPU seconds per GiB.
 //
-//   node --import { prepareBackend } from './backends.js';
-import tsx bench/http2.ts [--size-mib 1024] [--rounds 3]
+//   node --import tsx bench/http2.ts [--size-mib 1024] [--rounds 3]
+import { prepareBackend } from './backends.js';
 import { execFile } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
