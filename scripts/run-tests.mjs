@@ -38,7 +38,11 @@ if (process.env.HATOBA_TEST_BACKEND) {
 const reporter = process.stdout.isTTY && !process.env.CI ? 'spec' : 'tap';
 const result = spawnSync(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files],
+  // --test-force-exit: a test that timed out while waiting on a server must
+  // not keep its file (and CI) running; the servers it started are killed
+  // when the file exits (test/helpers/server.ts). Tests without a timeout of
+  // their own get 5 minutes.
+  ['--import', 'tsx', '--test', `--test-reporter=${reporter}`, '--test-concurrency=2', '--test-force-exit', '--test-timeout=300000', ...files],
   { cwd: root, stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);

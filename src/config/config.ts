@@ -322,6 +322,7 @@ function plainMessage(issue: z.core.$ZodIssue): string {
     case 'invalid_value':
       return `must be one of ${issue.values.map(String).join(', ')}`;
     case 'invalid_type':
+      if (issue.expected === 'boolean') return 'must be true or false';
       return issue.expected === 'number' || issue.expected === 'int' ? 'must be a whole number' : `must be a ${issue.expected}`;
     case 'too_small':
       return issue.origin === 'number' ? `must be ${issue.inclusive ? 'at least' : 'above'} ${issue.minimum}` : issue.message;

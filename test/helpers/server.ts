@@ -56,6 +56,12 @@ function buildOnce(): Promise<void> {
   return built;
 }
 
+// A test file that ends (or is forced to exit after a timeout) takes its servers with it.
+const running = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of running) child.kill('SIGKILL');
+});
+
 export async function startServer(options: StartOptions = {}): Promise<RunningServer> {
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), 'hatoba-test-')));
   if (options.compiled) await buildOnce();
@@ -86,6 +92,8 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
   const port = Number(new URL(url).port);
   const metricsUrl = /metrics on (http:\/\/[0-9.]+:\d+\/metrics)/.exec(output)?.[1];
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  running.add(child);
+  void exited.then(() => running.delete(child));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     await exited;
