@@ -69,3 +69,14 @@ test('trusted_proxies: none by default; a YAML list or a comma-separated HATOBA_
     assert.throws(() => loadConfig({ env: { HATOBA_TRUSTED_PROXIES: `10.0.0.0/8,${bad}` } }), (e: unknown) => e instanceof ConfigError && /trusted_proxies\.1: must be an IP address or a CIDR/.test(e.message), bad);
   }
 });
+
+test('shutdown grace (default 30 s) and the metrics address (off unless set)', () => {
+  const defaults = loadConfig({ env: {} });
+  assert.equal(defaults.shutdownGraceMs, 30_000);
+  assert.equal(defaults.metricsListen, undefined);
+  const fromEnv = loadConfig({ env: { HATOBA_SHUTDOWN_GRACE_SECONDS: '5', HATOBA_METRICS_LISTEN: '[::1]:9090' } });
+  assert.equal(fromEnv.shutdownGraceMs, 5000);
+  assert.deepEqual(fromEnv.metricsListen, { host: '::1', port: 9090 });
+  assert.throws(() => loadConfig({ env: {}, flags: { metrics_listen: '127.0.0.1:99999' } }), /metrics_listen port 99999/);
+  assert.throws(() => loadConfig({ env: {}, flags: { shutdown_grace_seconds: -1 } }), /shutdown_grace_seconds/);
+});
