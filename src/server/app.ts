@@ -32,7 +32,6 @@ export interface HatobaServer {
   identity: Identity;
   /** Set on the very first start when the admin password was generated: show it once. */
   createdAdminPassword?: string;
-  metrics: ServerMetrics;
   /** Where metrics_listen serves /metrics, once listening (not in a worker: its primary serves them). */
   metricsUrl?: string;
   /** Listens on the configured address; returns the base URL. */
@@ -132,7 +131,6 @@ export async function createServer(config: ServerConfig): Promise<HatobaServer> 
     registry,
     identity,
     createdAdminPassword,
-    metrics,
     get metricsUrl() {
       return metricsListener?.url;
     },

@@ -100,9 +100,9 @@ export class LeanHistogram<N extends string> extends LeanMetric<N, HistogramSeri
     let cumulative = 0;
     this.bounds.forEach((bound, i) => {
       cumulative += s.counts[i]!;
-      out.push({ labels: { ...s.labels, le: bound }, value: cumulative, metricName: `${this.name}_bucket` });
+      out.push({ labels: { le: bound, ...s.labels }, value: cumulative, metricName: `${this.name}_bucket` });
     });
-    out.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: `${this.name}_bucket` });
+    out.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` });
     out.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
     out.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
     return out;

@@ -43,8 +43,15 @@ export async function listenForMetrics(address: { host: string; port: number }, 
   });
   server.maxConnections = MAX_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`cannot listen on metrics_listen ${address.host}:${address.port}: ${err.message}`, { cause: err })));
-    server.listen(address.port, address.host, () => resolve());
+    let listening = false;
+    server.on('error', (err) => {
+      if (listening) log(`metrics listener: ${err.message}`);
+      else reject(new Error(`cannot listen on metrics_listen ${address.host}:${address.port}: ${err.message}`, { cause: err }));
+    });
+    server.listen(address.port, address.host, () => {
+      listening = true;
+      resolve();
+    });
   });
   const bound = server.address();
   const port = typeof bound === 'object' && bound ? bound.port : address.port;

@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Socket } from 'node:net';
 import { AggregatorRegistry, Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import cluster from 'node:cluster';
+import { createRequire } from 'node:module';
 import { LeanCounter, LeanHistogram, type CounterSeries, type HistogramSeries } from './lean-metrics.js';
 import { routeTemplate } from './route-label.js';
 
@@ -109,7 +110,7 @@ export class ServerMetrics {
         this.set(await storedBytes());
       },
     });
-    collectDefaultMetrics({ register: this.registry, prefix: PREFIX });
+    collectProcessMetrics(this.registry);
     // A worker answers its primary's request for its series (metrics-listener.ts aggregates them).
     if (cluster.isWorker) {
       new AggregatorRegistry();
@@ -178,42 +179,61 @@ export class ServerMetrics {
   }
 }
 
+/**
+ * prom-client's default process metrics (CPU, memory, descriptors, heap,
+ * event-loop lag), except `gc`: its PerformanceObserver runs on every
+ * collection, which Hatoba's small young generation (--max-semi-space-size=2)
+ * makes frequent; it added about 10 % CPU to allocation-heavy work here,
+ * and most of the metrics' cost on a manifest GET.
+ */
+function collectProcessMetrics(registry: Registry): void {
+  const load = createRequire(import.meta.url);
+  for (const name of collectDefaultMetrics.metricsList) {
+    if (name === 'gc') continue;
+    const collector = load(`prom-client/lib/metrics/${name}`) as (r: Registry, c: object) => void;
+    collector(registry, { prefix: PREFIX, eventLoopMonitoringPrecision: 10 });
+  }
+}
+
 /** Store calls that are not storage operations (setup, teardown, the health probe). */
 const NOT_TIMED_STORE_CALLS = new Set(['init', 'close', 'ready']);
 
 /**
  * A view of `target` whose methods report how long each call took (until
- * its promise settles); every other property, including ones added to the
- * interface later, passes through untouched. Wrappers are made once per
- * method, so a call costs a map lookup and two clock reads.
+ * its promise settles). It inherits from `target`, so fields, getters and
+ * untimed methods read through unchanged, and it holds a timed wrapper of
+ * every method found when it is made (a driver's extra methods included):
+ * a call costs a plain property load and two clock reads, where a Proxy
+ * would run a trap on every property access.
  */
 function timed<T extends object>(target: T, seriesOf: (operation: string) => HistogramSeries<'operation'>, skip: ReadonlySet<string> = new Set(['close'])): T {
-  const wrappers = new Map<string | symbol, unknown>();
-  return new Proxy(target, {
-    get(obj, prop) {
-      const value: unknown = Reflect.get(obj, prop, obj);
-      if (typeof value !== 'function') return value;
-      let wrapper = wrappers.get(prop);
-      if (wrapper === undefined) {
-        const fn = value as (...args: unknown[]) => unknown;
-        const name = String(prop);
-        const series = typeof prop === 'symbol' || skip.has(name) ? undefined : seriesOf(name);
-        wrapper =
-          series === undefined
-            ? fn.bind(obj)
-            : (...args: unknown[]) => {
-                const start = performance.now();
-                const done = () => series.observe((performance.now() - start) / 1000);
-                const result = fn.apply(obj, args);
-                if (result instanceof Promise) result.then(done, done);
-                else done();
-                return result;
-              };
-        wrappers.set(prop, wrapper);
+  const view = Object.create(target) as T;
+  const seen = new Set<string>();
+  for (let o: object | null = target; o !== null && o !== Object.prototype; o = Object.getPrototypeOf(o) as object | null) {
+    for (const name of Object.getOwnPropertyNames(o)) {
+      const descriptor = Object.getOwnPropertyDescriptor(o, name)!;
+      if (seen.has(name) || name === 'constructor' || typeof descriptor.value !== 'function') continue;
+      seen.add(name);
+      const fn = descriptor.value as (...args: unknown[]) => unknown;
+      // Every method runs on the target itself, so its writes land there.
+      if (skip.has(name)) {
+        Object.defineProperty(view, name, { value: fn.bind(target) });
+        continue;
       }
-      return wrapper;
-    },
-  });
+      let series: HistogramSeries<'operation'> | undefined; // made on the first call: no empty series for helpers nobody calls
+      Object.defineProperty(view, name, {
+        value: (...args: unknown[]) => {
+          const start = performance.now();
+          const done = () => (series ??= seriesOf(name)).observe((performance.now() - start) / 1000);
+          const result = fn.apply(target, args);
+          if (result instanceof Promise) result.then(done, done);
+          else done();
+          return result;
+        },
+      });
+    }
+  }
+  return view;
 }
 
 /** `load`, called at most once per `ms` (a failed load is retried at the next scrape). */

