@@ -108,7 +108,8 @@ test('slow clients: header timeout, idle body timeout keeping the staged offset,
   assert.equal(status.status, 204);
   assert.equal(status.headers.range, '0-9', 'the session keeps the offset before the stalled chunk');
   assert.equal(await count(server, sql`select size from uploads where id = ${id}`), 10);
-  assert.equal((await stat(join(server.dataDir, 'uploads', id))).size, 10, 'the staged file is rolled back to the same offset');
+  // (On S3 the session's state object is simply not rewritten: the status above shows it.)
+  if (!server.storage) assert.equal((await stat(join(server.dataDir, 'uploads', id))).size, 10, 'the staged file is rolled back to the same offset');
   // Idle, not total: a body that is slow but steady (a byte every 0.4 s
   // for 2.4 s, with a 1 s idle limit) is not cut.
   const steady = await openSocket(server.port);
@@ -211,14 +212,18 @@ test('audit: repeated failures are one counted row a minute, long values are cut
   assert.ok((await count(server, sql`select count(*) from audit_log where remote_addr = ${from}`)) >= 1, 'recent rows are kept');
 });
 
+// The data directory's own files: blobs and staged uploads on files whatever
+// the backend (the metadata follows it: on PostgreSQL there is no hatoba.db).
+const ON_FILES = { HATOBA_STORAGE: '' };
+
 test('files are private whatever the umask; a missing or wrong master key stops the start', async () => {
   const umask = process.umask(0); // the server inherits it
   let fresh: RunningServer | undefined;
   try {
-    fresh = await startServer();
+    fresh = await startServer({ env: ON_FILES });
     await chmod(fresh.dataDir, 0o755);
     await fresh.stop();
-    fresh = await startServer({ dataDir: fresh.dataDir });
+    fresh = await startServer({ dataDir: fresh.dataDir, env: ON_FILES });
     const started = await call(fresh.url, 'POST', '/v2/limits/files/blobs/uploads/');
     const location = String(started.headers.location);
     await call(fresh.url, 'PATCH', location, { body: 'staged' });
@@ -251,11 +256,11 @@ test('files are private whatever the umask; a missing or wrong master key stops 
   const key = join(dir, 'master.key');
   const saved = readFileSync(key);
   await rm(key);
-  await assert.rejects(startServer({ dataDir: dir }), /master\.key is missing.*restore master\.key or set HATOBA_MASTER_KEY/s);
+  await assert.rejects(startServer({ dataDir: dir, env: ON_FILES }), /master\.key is missing.*restore master\.key or set HATOBA_MASTER_KEY/s);
   await assert.rejects(stat(key), 'no new master.key was written');
-  await assert.rejects(startServer({ dataDir: dir, env: { HATOBA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } }), /HATOBA_MASTER_KEY does not open the keys.*restore master\.key or set HATOBA_MASTER_KEY/s);
+  await assert.rejects(startServer({ dataDir: dir, env: { ...ON_FILES, HATOBA_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') } }), /HATOBA_MASTER_KEY does not open the keys.*restore master\.key or set HATOBA_MASTER_KEY/s);
   writeFileSync(key, saved);
-  const restored = await startServer({ dataDir: dir });
+  const restored = await startServer({ dataDir: dir, env: ON_FILES });
   assert.equal((await call(restored.url, 'GET', '/v2/')).status, 200, 'the restored key works');
   await restored.dispose();
   await rm(dir, { recursive: true, force: true });

@@ -291,7 +291,11 @@ test(`${MAX_CONCURRENT_STREAMS} blob downloads on one session whose client reads
   // window holds back, and Node counts queued chunks against
   // maxSessionMemory: with its default (10 MB), streams opened after the
   // first ten downloads have queued theirs would be refused.
-  const session = await openH2(server.url, { ca: ca.pem });
+  // On files whatever the backend: a download from S3 queues more than one
+  // chunk (the SDK's stream reads ahead), and 100 of them held unread pass
+  // the 64 MB (noted in docs/tls.md; HTTP/2 is off by default).
+  const own = await startServer({ args: ['--tls-cert', leaf.cert, '--tls-key', leaf.key, '--http2'], env: { HATOBA_STORAGE: '' } });
+  const session = await openH2(own.url, { ca: ca.pem });
   try {
     const blob = randomBytes(2 * 1024 * 1024);
     const name = 'h2/many';
@@ -327,6 +331,7 @@ test(`${MAX_CONCURRENT_STREAMS} blob downloads on one session whose client reads
     assert.equal(complete, MAX_CONCURRENT_STREAMS);
   } finally {
     session.close();
+    await own.dispose();
   }
 });
 
