@@ -15,8 +15,8 @@ import { makeImage, ociArchiveEntries, packTar } from '../formats/image-archive.
 import { writeOciLayout } from '../helpers/oci-layout.js';
 import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
 import { requireTool } from '../helpers/tools.js';
-import { removeHomes, show, type CliResult } from './helpers.js';
-import { imageHome, removeWorkDir, saveTarball, workDir, type ImageHome } from './image-helpers.js';
+import { show, type CliResult } from './helpers.js';
+import { imageHome, serverAndLoggedInHome, saveTarball, workDir, type ImageHome } from './image-helpers.js';
 
 const { path: SKOPEO, missing: NO_SKOPEO } = requireTool('skopeo', 'apt-get install -y skopeo', 'the image CLI habit tests with skopeo');
 
@@ -28,18 +28,14 @@ function skopeo(args: string[]): Promise<string> {
 
 let server: RunningServer;
 let home: ImageHome;
+let dispose: (() => Promise<void>) | undefined;
 
 before(async () => {
-  server = await startServer();
-  home = await imageHome();
-  const r = await home.run(['login', server.host, '-u', ADMIN.username, '--password-stdin'], { input: ADMIN.password });
-  assert.equal(r.code, 0, show(r));
+  ({ server, home, dispose } = await serverAndLoggedInHome());
 });
 
 after(async () => {
-  await server?.dispose();
-  await removeHomes();
-  await removeWorkDir();
+  await dispose?.();
 });
 
 async function ok(h: ImageHome, args: string[]): Promise<{ stdout: string; stderr: string }> {

@@ -7,9 +7,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { PROJECT_ROOT } from '../helpers/server.js';
+import assert from 'node:assert/strict';
+import { ADMIN, PROJECT_ROOT, startServer, type RunningServer } from '../helpers/server.js';
 import { classicEntries, docker25Entries, packTar, type TestImage } from '../formats/image-archive.fixtures.js';
-import { cliHome, type CliHome, type CliResult } from './helpers.js';
+import { cliHome, removeHomes, show, type CliHome, type CliResult } from './helpers.js';
 
 export interface ImageHome extends CliHome {
   dataHome: string;
@@ -23,6 +24,23 @@ export async function imageHome(): Promise<ImageHome> {
   Object.assign(home.env, extra);
   const run = home.run;
   return { ...home, dataHome, run: (args, options = {}) => run(args, { ...options, env: { ...extra, ...options.env } }) };
+}
+
+/** A test server and an image home logged in to it as the admin; `dispose` removes both (and the work dir). */
+export async function serverAndLoggedInHome(): Promise<{ server: RunningServer; home: ImageHome; dispose(): Promise<void> }> {
+  const server = await startServer();
+  const home = await imageHome();
+  const r = await home.run(['login', server.host, '-u', ADMIN.username, '--password-stdin'], { input: ADMIN.password });
+  assert.equal(r.code, 0, show(r));
+  return {
+    server,
+    home,
+    async dispose() {
+      await server.dispose();
+      await removeHomes();
+      await removeWorkDir();
+    },
+  };
 }
 
 let work: string | undefined;

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { makeImage } from '../formats/image-archive.fixtures.js';
 import { writeOciLayout } from '../helpers/oci-layout.js';
-import { ADMIN, startServer, type RunningServer } from '../helpers/server.js';
-import { removeHomes, show } from './helpers.js';
-import { imageHome, saveTarball, workDir, type ImageHome, removeWorkDir } from './image-helpers.js';
+import { ADMIN, type RunningServer } from '../helpers/server.js';
+import { show } from './helpers.js';
+import { serverAndLoggedInHome, saveTarball, workDir, type ImageHome } from './image-helpers.js';
 import { requireTool } from '../helpers/tools.js';
 
 const { path: SKOPEO, missing: MISSING } = requireTool('skopeo', 'apt-get install -y skopeo', 'the image CLI interop tests');
@@ -29,18 +29,14 @@ function skopeo(args: string[]): Promise<string> {
 describe('hatoba image and skopeo', { skip: SKOPEO ? false : MISSING }, () => {
   let server: RunningServer;
   let home: ImageHome;
+  let dispose: (() => Promise<void>) | undefined;
 
   before(async () => {
-    server = await startServer();
-    home = await imageHome();
-    const r = await home.run(['login', server.host, '-u', ADMIN.username, '--password-stdin'], { input: ADMIN.password });
-    assert.equal(r.code, 0, show(r));
+    ({ server, home, dispose } = await serverAndLoggedInHome());
   });
 
   after(async () => {
-    await server?.dispose();
-    await removeHomes();
-    await removeWorkDir();
+    await dispose?.();
   });
 
   it('push a docker save tarball, pull -o docker-archive, and skopeo copies it to oci: with identical layer digests', async () => {
