@@ -110,6 +110,24 @@ export function blobStoreSuite(driver: string, newStore: () => Promise<BlobStore
       await store.close?.();
     });
 
+    test('a chunk stored but never recorded (its node died in between) is replaced by the one sent again from the earlier offset', async () => {
+      const store = await newStore();
+      const id = newUploadId();
+      const first = randomBytes(3 * MiB + 5);
+      await store.append(id, 0, pieces(first, [1 << 20]));
+      // Stored, then the node died before the session's row moved on: the
+      // client resumes from first.length with other bytes (across a full part).
+      assert.equal(await store.append(id, first.length, pieces(randomBytes(6 * MiB), [1 << 20])), first.length + 6 * MiB);
+      const rest = randomBytes(7 * MiB + 3);
+      assert.equal(await store.append(id, first.length, pieces(rest, [1 << 20])), first.length + rest.length);
+      const more = randomBytes(1000);
+      assert.equal(await store.append(id, first.length + rest.length, pieces(more, [1000])), first.length + rest.length + more.length);
+      const data = Buffer.concat([first, rest, more]);
+      await store.commit(id, digestOf(data));
+      assert.ok((await readAll(store, digestOf(data))).equals(data));
+      await store.close?.();
+    });
+
     test('a chunk at the wrong offset is refused and changes nothing', async () => {
       const store = await newStore();
       const id = newUploadId();

@@ -46,7 +46,7 @@ import { BlobNotFoundError, DigestMismatchError, UploadOffsetError, assertUpload
 import { MAX_PART_BYTES, copyRanges, partSize } from './part-size.js';
 import { objectUrl, presignGet } from './presign.js';
 import type { S3StorageLocation } from './s3-location.js';
-import { EMPTY_UPLOAD, decodeStagedUpload, encodeStagedUpload, type StagedUpload } from './upload-state.js';
+import { EMPTY_UPLOAD, decodeStagedUpload, encodeStagedUpload, undoLastChunk, type StagedUpload } from './upload-state.js';
 
 /** How long a presigned blob URL is good for (distribution's default). */
 const PRESIGN_SECONDS = 20 * 60;
@@ -169,13 +169,20 @@ export class S3BlobStore implements BlobStore {
   }
 
   async append(uploadId: string, offset: number, body: Readable): Promise<number> {
-    const saved = (await this.loadState(uploadId)) ?? EMPTY_UPLOAD;
+    const loaded = (await this.loadState(uploadId)) ?? EMPTY_UPLOAD;
+    if (loaded.assembled) throw new Error(`upload ${uploadId} is being completed; no more chunks`);
+    // The caller (the upload's row) is one chunk behind: that chunk was
+    // saved here but never recorded, so it is undone and sent again.
+    const saved = loaded.offset !== offset && loaded.previous?.offset === offset ? undoLastChunk(loaded) : loaded;
     if (saved.offset !== offset) throw new UploadOffsetError(saved.offset, offset);
-    if (saved.assembled) throw new Error(`upload ${uploadId} is being completed; no more chunks`);
     const hasher = await restoreHasher(saved);
     // `next` becomes the saved state only when the whole body arrived; until
     // then the bucket still describes `offset` bytes (the rollback).
-    const next: StagedUpload = { ...saved, parts: [...saved.parts] };
+    const next: StagedUpload = {
+      ...saved,
+      parts: [...saved.parts],
+      previous: { offset: saved.offset, partCount: saved.parts.length, tail: saved.tail, sha256State: saved.sha256State },
+    };
     let pending: Buffer[] = saved.tail ? await this.readAll(saved.tail.key) : [];
     let pendingBytes = saved.tail?.size ?? 0;
     let newTail: string | undefined;
@@ -231,7 +238,11 @@ export class S3BlobStore implements BlobStore {
       if (newTail) await this.deleteKeys([newTail]).catch(() => {});
       throw err;
     }
-    if (saved.tail) await this.deleteKeys([saved.tail.key]).catch(() => {}); // else the abort or lifecycle rule removes it
+    // Tails no longer needed for the state or its undo; a failed delete is
+    // left to the commit or abort, which remove the whole session prefix.
+    const kept = new Set([next.tail?.key, next.previous?.tail?.key]);
+    const stale = [loaded.tail?.key, loaded.previous?.tail?.key].filter((k): k is string => k !== undefined && !kept.has(k));
+    await this.deleteKeys(stale).catch(() => {});
     return next.offset;
   }
 
