@@ -77,8 +77,15 @@ export async function prepareBackend(name: BackendName): Promise<Backend> {
       `    secretkey: ${s3.secretAccessKey}`,
       `    secure: ${s3.endpoint.startsWith('https:')}`,
       '    v4auth: true',
+      // Its default answers blob GETs with a 307 to a presigned URL;
+      // hatoba's default (redirect=false) streams them itself: compare that.
+      '  redirect:',
+      '    disable: true',
     ],
-    distributionEnv: {},
+    // aws-sdk-go loads AWS_CA_BUNDLE (set machine-wide on some hosts) into
+    // the HTTP transport and panics on the driver's own transport
+    // ("unsupported transport, *transport.transport"); an empty value is unset to it.
+    distributionEnv: { AWS_CA_BUNDLE: '' },
     describe: `hatoba: PostgreSQL (${dbUrl.host}) + S3; distribution: its S3 driver; both on ${s3.endpoint}`,
   };
 }

@@ -148,7 +148,9 @@ export async function startDistribution(keep: boolean, backend: Backend): Promis
   const child = spawn(DISTRIBUTION_BIN, ['serve', configPath], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...backend.distributionEnv } });
   const t = track(child, tail);
   const baseUrl = `http://127.0.0.1:${port}`;
-  await waitReady(baseUrl, child, t.exited, 30_000);
+  await waitReady(baseUrl, child, t.exited, 30_000).catch((err: Error) => {
+    throw new Error(`distribution: ${err.message}; its output:\n${tail.get()}`);
+  });
   return {
     name: 'distribution', version: distributionVersion(), baseUrl, pid: child.pid!, dataDir: dir,
     exited: t.exited, stderrTail: () => tail.get(),

@@ -8,6 +8,7 @@
 #
 # Env knobs:
 #   OBJECTSTORE=memstore|bluestore   (default memstore; bluestore = sparse file $CEPH_DIR/osd/ceph-0/block)
+#   BLUESTORE_BYTES=N                (size of that sparse file; default 10 GiB, e.g. 42949672960 for a 10 GiB upload)
 #   WITH_MGR=0|1                     (default 0; RGW works without a mgr)
 #   RGW_PORT=5080  S3_UID=test  FRESH=1 (wipe even if already running)
 #   INSTALL=1                        (apt-get install the packages if missing)
@@ -21,6 +22,7 @@ BASE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 D="${CEPH_DIR:-/tmp/hatoba-ceph}"
 CONF="$D/ceph.conf"
 OBJECTSTORE="${OBJECTSTORE:-memstore}"
+BLUESTORE_BYTES="${BLUESTORE_BYTES:-10737418240}"
 WITH_MGR="${WITH_MGR:-0}"
 RGW_PORT="${RGW_PORT:-5080}"
 S3_UID="${S3_UID:-test}"
@@ -116,7 +118,7 @@ osd objectstore = $OBJECTSTORE
 memstore device bytes = 8589934592
 # bluestore on a sparse file <osd data>/block
 bluestore block create = true
-bluestore block size = 10737418240
+bluestore block size = $BLUESTORE_BYTES
 osd memory target = 1073741824
 osd crush update on start = true
 
